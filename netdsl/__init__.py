@@ -1,0 +1,13 @@
+"""netdsl: a text language for neural-network architectures and its compiler.
+
+    >>> import netdsl
+    >>> net = netdsl.load("architectures/resnet18.net")
+    >>> net.params
+    11689512
+    >>> model = net.to_torch()
+"""
+from .errors import NetdslError
+from .network import Network, load, parse
+
+__version__ = "0.1.0"
+__all__ = ["Network", "NetdslError", "load", "parse", "__version__"]

@@ -1,0 +1,161 @@
+"""IR graph → a tree of scope plans: the one source of truth for both the
+in-memory ``nn.Module`` and the generated Python source.
+
+A ``ScopePlan`` is one module of the tree: its children (leaf layers and
+nested scopes, in numbering order) and a straight-line forward (``steps``).
+A scope whose steps are a plain chain of its children becomes
+``nn.Sequential`` — exactly how torchvision builds ``features``/``layer1``.
+Torch is not imported here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import networkx as nx
+
+from ..ops.registry import TorchCall, get_op
+
+
+@dataclass
+class Leaf:
+    """One layer module: the constructor to call and what to do after."""
+
+    name: str
+    node: int
+    call: TorchCall
+    inits: list[tuple[str, dict]] = field(default_factory=list)  # (param prefix, init spec)
+    trainable: bool = True
+
+
+@dataclass
+class Step:
+    """``outs = target(*inputs, **kwargs)``; target is a child name or a function path."""
+
+    target: str
+    inputs: list[int]
+    outs: list[int]
+    kwargs: dict = field(default_factory=dict)
+    is_function: bool = False
+
+
+@dataclass
+class ScopePlan:
+    path: tuple[str, ...]
+    block: Optional[str]
+    children: dict[str, Union[Leaf, "ScopePlan"]] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+    inputs: list[int] = field(default_factory=list)
+    outputs: list[int] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path[-1] if self.path else ""
+
+    @property
+    def sequential(self) -> bool:
+        """True when forward is ``x = child(x)`` over every child in order."""
+        if not self.path or len(self.inputs) != 1 or len(self.outputs) != 1:
+            return False
+        if [s.target for s in self.steps] != list(self.children) or not self.steps:
+            return False
+        value = self.inputs[0]
+        for step in self.steps:
+            if step.is_function or step.inputs != [value] or len(step.outs) != 1:
+                return False
+            value = step.outs[0]
+        return value == self.outputs[0]
+
+
+def lower(graph: nx.DiGraph) -> ScopePlan:
+    """Build the scope-plan tree of an elaborated (and param-counted) graph."""
+    plans = _make_plans(graph)
+    members = _members(graph, plans)
+    leaves = _leaves_by_scope(graph)
+    for path, plan in plans.items():
+        if path:
+            plan.inputs, plan.outputs = _boundary(graph, members[path])
+    for path, plan in plans.items():
+        _fill_children(graph, plan, plans, leaves.get(path, {}))
+        _fill_steps(graph, plan, members, plans)
+    root = plans[()]
+    root.inputs = [i["node"] for i in graph.graph["inputs"]]
+    root.outputs = [o["node"] for o in graph.graph["outputs"]]
+    return root
+
+
+def _make_plans(graph: nx.DiGraph) -> dict[tuple, ScopePlan]:
+    return {path: ScopePlan(path, info.block) for path, info in graph.graph["scopes"].items()}
+
+
+def _members(graph: nx.DiGraph, plans: dict) -> dict[tuple, list[int]]:
+    """Every scope's nodes, its nested scopes' included, in creation order."""
+    members: dict[tuple, list[int]] = {path: [] for path in plans}
+    for node in sorted(graph.nodes):
+        scope = graph.nodes[node]["scope"]
+        for depth in range(len(scope) + 1):
+            members[scope[:depth]].append(node)
+    return members
+
+
+def _leaves_by_scope(graph: nx.DiGraph) -> dict[tuple, dict[str, int]]:
+    leaves: dict[tuple, dict[str, int]] = {}
+    for node, data in graph.nodes(data=True):
+        if data["name"] is not None:
+            leaves.setdefault(data["scope"], {})[data["name"]] = node
+    return leaves
+
+
+def _fill_children(graph: nx.DiGraph, plan: ScopePlan, plans: dict, leaves: dict) -> None:
+    for name in graph.graph["scopes"][plan.path].children:
+        if name in leaves:
+            plan.children[name] = _leaf(graph, leaves[name])
+        else:
+            plan.children[name] = plans[plan.path + (name,)]
+
+
+def _leaf(graph: nx.DiGraph, node: int) -> Leaf:
+    data = graph.nodes[node]
+    spec, args = get_op(data["op"]), data["args"]
+    ins = [graph.nodes[i]["shape"] for i in data["inputs"]]
+    inits = [(prefix, args[key]) for key, prefix in (("init", "weight"), ("bias_init", "bias"))
+             if args.get(key) is not None]
+    return Leaf(data["name"], node, spec.torch(args, ins), inits, args.get("trainable", True))
+
+
+def _fill_steps(graph: nx.DiGraph, plan: ScopePlan, members: dict, plans: dict) -> None:
+    depth, emitted = len(plan.path), set()
+    for node in members[plan.path]:
+        data = graph.nodes[node]
+        if data["op"] == "input":
+            continue
+        if data["scope"] == plan.path:
+            plan.steps.append(_node_step(graph, node))
+            continue
+        child = data["scope"][: depth + 1]
+        if child not in emitted:
+            emitted.add(child)
+            sub = plans[child]
+            plan.steps.append(Step(child[-1], list(sub.inputs), list(sub.outputs)))
+
+
+def _node_step(graph: nx.DiGraph, node: int) -> Step:
+    data = graph.nodes[node]
+    if data["name"] is not None:
+        return Step(data["name"], list(data["inputs"]), [node])
+    spec = get_op(data["op"])
+    call = spec.torch(data["args"], [graph.nodes[i]["shape"] for i in data["inputs"]])
+    return Step(call.target, list(data["inputs"]), [node], dict(call.kwargs), is_function=True)
+
+
+def _boundary(graph: nx.DiGraph, nodes: list[int]) -> tuple[list[int], list[int]]:
+    """Values flowing into a set of nodes from outside, and out of it."""
+    inside = set(nodes)
+    ins: list[int] = []
+    for node in nodes:
+        for src in graph.nodes[node]["inputs"]:
+            if src not in inside and src not in ins:
+                ins.append(src)
+    network_outs = {o["node"] for o in graph.graph["outputs"]}
+    outs = [n for n in nodes if n in network_outs or any(s not in inside for s in graph.successors(n))]
+    return ins, outs

@@ -1,0 +1,112 @@
+"""The ``netdsl`` command.  The only place that prints errors or exits.
+
+Subcommands register themselves in ``COMMANDS``; each has an ``add_arguments``
+and a ``run`` taking the parsed namespace and returning an exit status.
+Heavy libraries (torch, graphviz) are imported inside the commands that need
+them, so ``check`` and ``summarize`` start fast.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Optional, Sequence
+
+from .errors import NetdslError, UsageError
+
+COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
+
+
+def command(name: str, help_text: str):
+    """Register ``add_arguments`` / ``run`` functions of a subcommand."""
+    def wrap(cls):
+        COMMANDS[name] = (help_text, cls.add_arguments, cls.run)
+        return cls
+    return wrap
+
+
+def add_network_arguments(p: argparse.ArgumentParser) -> None:
+    """Options every command that loads a .net file shares."""
+    p.add_argument("file", help="the .net file")
+    p.add_argument("--network", "-n", help="which network of the file (default: the only one)")
+    p.add_argument("--set", "-s", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a network parameter, e.g. --set num_classes=10")
+    p.add_argument("--input", "-i", metavar="SHAPE", help="override the input shape, e.g. 3x299x299")
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        shape = tuple(int(p) for p in parts if p.strip())
+    except ValueError:
+        raise UsageError(f"--input must look like 3x224x224, got {text!r}") from None
+    if not shape or any(d <= 0 for d in shape):
+        raise UsageError(f"--input needs positive sizes, got {text!r}")
+    return shape
+
+
+def load_network(args: argparse.Namespace):
+    from .network import load
+    params = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set needs NAME=VALUE, got {item!r}")
+        params[key.strip()] = value.strip()
+    shape = parse_shape(args.input) if args.input else None
+    return load(args.file, network=args.network, params=params, input_shape=shape)
+
+
+@command("check", "validate a .net file and print its output shapes")
+class Check:
+    @staticmethod
+    def add_arguments(p):
+        add_network_arguments(p)
+
+    @staticmethod
+    def run(args) -> int:
+        from .analysis.expect import check_expectations
+        net = load_network(args)
+        net.analyze()
+        check_expectations(net)
+        inputs = ", ".join(f"{i['name']} {list(net.graph.nodes[i['node']]['shape'])}" for i in net.inputs)
+        print(f"{net.name}: ok — input {inputs}")
+        for name, shape in net.output_shapes.items():
+            print(f"  output {name}: {list(shape)}")
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    _load_command_modules()
+    parser = argparse.ArgumentParser(prog="netdsl", description="Neural-network architectures as text.")
+    parser.add_argument("--version", action="version", version=f"netdsl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, add_arguments, _) in COMMANDS.items():
+        add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def _load_command_modules() -> None:
+    """Commands living in other modules register themselves on import."""
+    from . import summary  # noqa: F401
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command][2](args) or 0
+    except NetdslError as err:
+        print(err.format(), file=sys.stderr)
+        return err.exit_code
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,326 @@
+"""AST → IR: expand blocks, repeats, residuals, branches and dense links into a
+``networkx.DiGraph`` whose nodes are single ops with resolved arguments.
+
+Shapes are inferred while elaborating (blocks may ask ``in.channels``), by the
+same rule the shape pass uses.  Each node records its module scope, its
+source span and the chain of block calls that produced it.
+"""
+from __future__ import annotations
+
+from collections import ChainMap
+from dataclasses import dataclass, replace
+from typing import Any, Optional
+
+import networkx as nx
+
+from . import ast
+from .analysis.shapes import infer_shape
+from .errors import ArgumentError, Frame, NetdslError, ShapeError, UnknownName, suggest
+from .expr import Evaluator, ShapeView
+from .ops.registry import OpSpec, bind_args, get_op, op_names
+from .program import Program
+from .scopes import Scope, ScopeInfo
+from .typecheck import bind_block_args
+
+MAX_DEPTH = 100
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32")
+
+
+@dataclass
+class Ctx:
+    """Where a statement runs: expression names, value names, scope, call trace."""
+
+    env: dict
+    values: dict
+    scope: Scope
+    trace: tuple[Frame, ...] = ()
+    in_network: bool = False
+
+    def evaluator(self, graph: nx.DiGraph, cur: Optional[int]) -> Evaluator:
+        shape = graph.nodes[cur]["shape"] if cur is not None else None
+        names = {"in": ShapeView(shape)} if shape is not None else {}
+        return Evaluator(ChainMap(names, self.env))
+
+
+def elaborate(program: Program, network: Optional[str] = None,
+              params: Optional[dict[str, Any]] = None,
+              input_shapes: Optional[dict[str, tuple]] = None) -> nx.DiGraph:
+    """Build the IR graph of one network of ``program``."""
+    definition = program.network(network)
+    return _Elaborator(program, input_shapes or {}).network(definition, params or {})
+
+
+class _Elaborator:
+    def __init__(self, program: Program, input_shapes: dict):
+        self.program = program
+        self.input_shapes = input_shapes
+        self.graph = nx.DiGraph()
+        self.depth = 0
+
+    # ------------------------------------------------------------- network
+    def network(self, definition: ast.BlockDef, overrides: dict) -> nx.DiGraph:
+        g = self.graph
+        env = bind_block_args(definition, [], overrides, Evaluator({}), caller=None)
+        scopes = {(): ScopeInfo((), definition.name, env, definition.span)}
+        g.graph.update(name=definition.name, file=definition.span.file, params=dict(env),
+                       inputs=[], outputs=[], expects=[], scopes=scopes)
+        ctx = Ctx(dict(env), {}, Scope(scopes[()], scopes), in_network=True)
+        cur = self.body(definition.body, ctx, None)
+        self._finish_outputs(definition, cur)
+        return g
+
+    def _finish_outputs(self, definition: ast.BlockDef, cur: Optional[int]) -> None:
+        g = self.graph
+        if not g.graph["inputs"]:
+            raise ShapeError(f"network '{definition.name}' declares no input "
+                             "(add e.g. `input [3, 224, 224]`)", definition.span)
+        last = definition.body[-1] if definition.body else None
+        if not isinstance(last, ast.Output):
+            g.graph["outputs"].insert(0, {"name": "out", "node": cur, "weight": 1.0})
+
+    # ------------------------------------------------------------- statements
+    def body(self, stmts: list[ast.Stmt], ctx: Ctx, cur: Optional[int]) -> Optional[int]:
+        for stmt in stmts:
+            cur = self.statement(stmt, ctx, cur)
+        return cur
+
+    def statement(self, stmt: ast.Stmt, ctx: Ctx, cur: Optional[int]) -> Optional[int]:
+        try:
+            return getattr(self, "stmt_" + type(stmt).__name__)(stmt, ctx, cur)
+        except NetdslError as err:
+            raise err.located(stmt.span, ctx.trace)
+
+    def stmt_Chain(self, stmt: ast.Chain, ctx: Ctx, cur):
+        for item in stmt.items:
+            cur = self.item(item, ctx, cur)
+        return cur
+
+    def stmt_Bind(self, stmt: ast.Bind, ctx: Ctx, cur):
+        cur = self.stmt_Chain(stmt.chain, ctx, cur)
+        ctx.values[stmt.name] = cur
+        return cur
+
+    def stmt_Input(self, stmt: ast.Input, ctx: Ctx, cur):
+        self._network_only(stmt, ctx, "input")
+        name = stmt.name or "x"
+        first = not self.graph.graph["inputs"]
+        shape = self.input_shapes.get(name) or (self.input_shapes.get(None) if first else None)
+        shape = tuple(shape) if shape else ctx.evaluator(self.graph, None).eval(stmt.shape)
+        dtype = stmt.dtype or "float32"
+        _check_input(name, shape, dtype, stmt)
+        node = self._add_node("input", {}, [], tuple(shape), ctx, stmt.span, name=None)
+        self.graph.nodes[node].update(label=name, dtype=dtype)
+        self.graph.graph["inputs"].append({"name": name, "node": node, "dtype": dtype})
+        ctx.values[name] = node
+        return node
+
+    def stmt_Output(self, stmt: ast.Output, ctx: Ctx, cur):
+        self._network_only(stmt, ctx, "output")
+        kwargs = {k: ctx.evaluator(self.graph, cur).eval(v) for k, v, _ in stmt.args.keywords}
+        unknown = set(kwargs) - {"weight"}
+        if unknown or stmt.args.positional:
+            raise ArgumentError("output takes only weight=<loss weight>", stmt.span)
+        node = self.stmt_Chain(stmt.chain, ctx, cur) if stmt.chain else cur
+        self._require_value(node, stmt)
+        ctx.values[stmt.name] = node
+        weight = float(kwargs.get("weight", 1.0))
+        self.graph.graph["outputs"].append({"name": stmt.name, "node": node, "weight": weight})
+        return cur  # outputs are taps: the main chain goes on from where it was
+
+    def stmt_Expect(self, stmt: ast.Expect, ctx: Ctx, cur):
+        self._network_only(stmt, ctx, "expect")
+        self.graph.graph["expects"].append({"expr": stmt.expr, "env": dict(ctx.env), "span": stmt.span})
+        return cur
+
+    def stmt_If(self, stmt: ast.If, ctx: Ctx, cur):
+        evaluator = ctx.evaluator(self.graph, cur)
+        for cond, body in stmt.branches:
+            if evaluator.eval(cond):
+                return self.body(body, ctx, cur)
+        return self.body(stmt.otherwise, ctx, cur) if stmt.otherwise else cur
+
+    def _network_only(self, stmt, ctx: Ctx, what: str) -> None:
+        if not ctx.in_network:
+            raise ArgumentError(f"'{what}' is allowed only in a network, not inside a block", stmt.span)
+
+    def _require_value(self, cur, where) -> None:
+        if cur is None:
+            raise ShapeError("no input yet: declare `input [...]` first", where.span)
+
+    # ------------------------------------------------------------- items
+    def item(self, item: ast.Item, ctx: Ctx, cur):
+        label = self._label(item.label, ctx, cur) if item.label else None
+        element = item.element
+        try:
+            out = getattr(self, "el_" + type(element).__name__)(element, ctx, cur, label)
+        except NetdslError as err:
+            raise err.located(element.span, ctx.trace)
+        if label is not None:
+            ctx.values[label] = out
+        return out
+
+    def _label(self, label: ast.Label, ctx: Ctx, cur) -> str:
+        evaluator = ctx.evaluator(self.graph, cur)
+        text = "".join(p if isinstance(p, str) else str(evaluator.eval(p)) for p in label.parts)
+        return text
+
+    def _scoped(self, label, ctx: Ctx, span, run, block=None, args=None):
+        """Run ``run(ctx)`` in a new child scope if labelled, else in place."""
+        if label is None:
+            return run(ctx)
+        inner = replace(ctx, scope=ctx.scope.child(label, span, block, args))
+        return run(inner)
+
+    def el_Ref(self, el: ast.Ref, ctx: Ctx, cur, label):
+        if el.name not in ctx.values:
+            guess = suggest(el.name, ctx.values)
+            raise UnknownName(f"no value named '{el.name}' here", el.span,
+                              hint=f"did you mean '@{guess}'?" if guess else None)
+        return ctx.values[el.name]
+
+    def el_Group(self, el: ast.Group, ctx: Ctx, cur, label):
+        return self._scoped(label, ctx, el.span, lambda c: self.body(el.body, c, cur))
+
+    def el_Repeat(self, el: ast.Repeat, ctx: Ctx, cur, label):
+        count = ctx.evaluator(self.graph, cur).eval(el.count)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ArgumentError(f"repeat count must be a non-negative integer, got {count!r}", el.count.span)
+
+        def run(c: Ctx):
+            value = cur
+            for i in range(count):
+                env = {**c.env, el.var: i} if el.var else c.env
+                value = self.body(el.body, replace(c, env=env), value)
+            return value
+        return self._scoped(label, ctx, el.span, run)
+
+    def el_Residual(self, el: ast.Residual, ctx: Ctx, cur, label):
+        self._require_value(cur, el)
+        if el.args.positional or el.args.keywords:
+            raise ArgumentError("residual takes no arguments", el.span)
+
+        def run(c: Ctx):
+            main = self.body(el.body, c, cur)
+            shortcut = cur
+            if el.shortcut is not None and (el.shortcut_if is None or c.evaluator(self.graph, cur).eval(el.shortcut_if)):
+                shortcut = self.body(el.shortcut, c, cur)
+            return self._merge("add", {}, [main, shortcut], c, el.span)
+        return self._scoped(label, ctx, el.span, run)
+
+    def el_Dense(self, el: ast.Dense, ctx: Ctx, cur, label):
+        self._require_value(cur, el)
+
+        def run(c: Ctx):
+            features = [cur]
+            for unit_ctx, unit in self._dense_units(el, c, cur):
+                entry = features[0] if len(features) == 1 else self._merge("concat", {}, features, c, el.span)
+                features.append(self.body(unit, unit_ctx, entry))
+            return self._merge("concat", {}, features, c, el.span)
+        return self._scoped(label, ctx, el.span, run)
+
+    def _dense_units(self, el: ast.Dense, ctx: Ctx, cur):
+        if el.repeat is None:
+            return [(ctx, [stmt]) for stmt in el.body]
+        rep = el.repeat
+        count = ctx.evaluator(self.graph, cur).eval(rep.count)
+        if not isinstance(count, int) or count < 0:
+            raise ArgumentError(f"repeat count must be a non-negative integer, got {count!r}", rep.count.span)
+        return [(replace(ctx, env={**ctx.env, rep.var: i} if rep.var else ctx.env), rep.body)
+                for i in range(count)]
+
+    # ------------------------------------------------------------- calls
+    def el_Call(self, el: ast.Call, ctx: Ctx, cur, label):
+        self._require_value(cur, el)
+        block = self.program.blocks.get(el.name)
+        if block is not None:
+            return self._call_block(block, el, ctx, cur, label)
+        spec = get_op(el.name)
+        if spec is None:
+            guess = suggest(el.name, [*op_names(), *self.program.blocks])
+            raise UnknownName(f"unknown op or block '{el.name}'", el.span,
+                              hint=f"did you mean '{guess}'?" if guess else None)
+        if el.inline:
+            raise ArgumentError(f"'inline' applies to blocks; '{el.name}' is an op", el.span)
+        evaluator = ctx.evaluator(self.graph, cur)
+        positional = [evaluator.eval(e) for e in el.args.positional]
+        keywords = _keywords(el.args, evaluator)
+        args = bind_args(spec, positional, keywords)
+        if spec.arity is None:
+            return self._merge_call(spec, args, el, ctx, cur, label)
+        if el.branches is not None:
+            raise ArgumentError(f"'{el.name}' takes no branches; only merging ops such as "
+                                "concat, add and mul do", el.span)
+        return self._add_node(spec.name, args, [cur], None, ctx, el.span, name=label)
+
+    def _merge_call(self, spec: OpSpec, args, el: ast.Call, ctx: Ctx, cur, label):
+        if el.branches is None:
+            raise ArgumentError(f"'{spec.name}' merges branches: write {spec.name} {{ ... }} "
+                                "with one branch per line", el.span)
+
+        def run(c: Ctx):
+            outs = [self.statement(_as_branch(b), c, cur) for b in el.branches]
+            return self._merge(spec.name, args, outs, c, el.span)
+        return self._scoped(label, ctx, el.span, run)
+
+    def _merge(self, op: str, args, inputs: list[int], ctx: Ctx, span):
+        spec = get_op(op)
+        bound = bind_args(spec, [], dict(args))
+        return self._add_node(op, bound, inputs, None, ctx, span, name=None, functional=True)
+
+    def _call_block(self, block: ast.BlockDef, el: ast.Call, ctx: Ctx, cur, label):
+        if el.branches is not None:
+            raise ArgumentError(f"block '{block.name}' takes no branches", el.span)
+        if self.depth >= MAX_DEPTH:
+            raise ArgumentError(f"blocks nested more than {MAX_DEPTH} deep (recursive block?)", el.span)
+        evaluator = ctx.evaluator(self.graph, cur)
+        positional = [evaluator.eval(e) for e in el.args.positional]
+        keywords = _keywords(el.args, evaluator)
+        shape = self.graph.nodes[cur]["shape"]
+        env = bind_block_args(block, positional, keywords, Evaluator({"in": ShapeView(shape)}), caller=el.span)
+        frame = Frame(block.name, el.span)
+        scope = ctx.scope if el.inline else ctx.scope.child(label, el.span, block.name, env)
+        inner = Ctx(env, {}, scope, ctx.trace + (frame,))
+        self.depth += 1
+        try:
+            return self.body(block.body, inner, cur)
+        finally:
+            self.depth -= 1
+
+    # ------------------------------------------------------------- nodes
+    def _add_node(self, op, args, inputs, shape, ctx: Ctx, span, name, functional=False) -> int:
+        g = self.graph
+        node = g.number_of_nodes()
+        if shape is None:
+            shape = infer_shape(op, args, [g.nodes[i]["shape"] for i in inputs])
+        local = None if functional or op == "input" else ctx.scope.allocate(name, span)
+        path = ".".join(ctx.scope.path + (local,)) if local is not None else None
+        g.add_node(node, op=op, args=args, inputs=list(inputs), shape=tuple(shape),
+                   scope=ctx.scope.path, name=local, path=path, span=span, trace=ctx.trace)
+        for i in inputs:
+            g.add_edge(i, node)
+        return node
+
+
+def _keywords(args: ast.Args, evaluator: Evaluator) -> dict:
+    out = {}
+    for key, expr, span in args.keywords:
+        if key in out:
+            raise ArgumentError(f"argument '{key}' given twice", span)
+        out[key] = evaluator.eval(expr)
+    return out
+
+
+def _as_branch(stmt: ast.Stmt) -> ast.Stmt:
+    if not isinstance(stmt, (ast.Chain, ast.If)):
+        raise ArgumentError("a branch must be a chain of layers", stmt.span)
+    return stmt
+
+
+def _check_input(name: str, shape, dtype: str, stmt: ast.Input) -> None:
+    if not isinstance(shape, tuple) or not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise ShapeError(f"input '{name}' needs a shape of positive integers like [3, 224, 224], "
+                         f"got {shape!r}", stmt.span)
+    if dtype not in DTYPES:
+        guess = suggest(dtype, DTYPES)
+        raise ArgumentError(f"unknown dtype '{dtype}'", stmt.span,
+                            hint=f"did you mean '{guess}'?" if guess else f"dtypes: {', '.join(DTYPES)}")

@@ -1,0 +1,97 @@
+"""The user-facing ``Network``: an elaborated IR graph plus its analyses."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import networkx as nx
+
+from .analysis.params import count_params
+from .elaborate import elaborate
+from .program import Program, load_program, parse_program
+
+
+class Network:
+    """One elaborated network.  ``graph`` is a ``networkx.DiGraph`` of op nodes."""
+
+    def __init__(self, graph: nx.DiGraph, program: Optional[Program] = None):
+        self.graph = graph
+        self.program = program
+        self._analyzed = False
+
+    # ------------------------------------------------------------- facts
+    @property
+    def name(self) -> str:
+        return self.graph.graph["name"]
+
+    @property
+    def inputs(self) -> list[dict]:
+        return self.graph.graph["inputs"]
+
+    @property
+    def outputs(self) -> list[dict]:
+        return self.graph.graph["outputs"]
+
+    @property
+    def input_shape(self) -> tuple:
+        return self.graph.nodes[self.inputs[0]["node"]]["shape"]
+
+    @property
+    def output_shapes(self) -> dict[str, tuple]:
+        return {o["name"]: self.graph.nodes[o["node"]]["shape"] for o in self.outputs}
+
+    def nodes(self) -> list[dict]:
+        """Node attribute dicts in topological (creation) order, inputs included."""
+        self.analyze()
+        return [self.graph.nodes[n] for n in sorted(self.graph.nodes)]
+
+    def layers(self) -> list[dict]:
+        return [d for d in self.nodes() if d["op"] != "input"]
+
+    @property
+    def params(self) -> int:
+        return sum(d["params"] for d in self.nodes())
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(d["trainable_params"] for d in self.nodes())
+
+    @property
+    def buffers(self) -> int:
+        return sum(d["buffers"] for d in self.nodes())
+
+    def analyze(self) -> "Network":
+        """Run the analysis passes once; they write node attributes."""
+        if not self._analyzed:
+            self._analyzed = True
+            count_params(self.graph)
+            from .analysis import run_passes
+            run_passes(self.graph)
+        return self
+
+    # ------------------------------------------------------------- backends
+    def to_torch(self, device: Any = None):
+        """An ``nn.Module`` computing this network (imports torch)."""
+        from .backends.torch_module import build_module
+        module = build_module(self)
+        return module.to(device) if device is not None else module
+
+    def __repr__(self) -> str:
+        return f"<Network {self.name}: {len(self.graph)} nodes, input {list(self.input_shape)}>"
+
+
+def load(path: str | Path, network: Optional[str] = None, params: Optional[dict] = None,
+         input_shape: Optional[Sequence[int]] = None) -> Network:
+    """Parse, import and elaborate a .net file into a ``Network``."""
+    return _build(load_program(path), network, params, input_shape)
+
+
+def parse(text: str, filename: str = "<string>", network: Optional[str] = None,
+          params: Optional[dict] = None, input_shape: Optional[Sequence[int]] = None) -> Network:
+    """Like ``load`` but from text; imports resolve relative to the current directory."""
+    return _build(parse_program(text, filename), network, params, input_shape)
+
+
+def _build(program: Program, network, params, input_shape) -> Network:
+    shapes = {None: tuple(input_shape)} if input_shape else {}
+    return Network(elaborate(program, network, params, shapes), program)

@@ -1,0 +1,183 @@
+"""Convolutions: conv (1-d/2-d/3-d by input rank), transposed conv."""
+from __future__ import annotations
+
+from math import ceil, prod
+
+from ..errors import ArgumentError, ShapeError
+from .registry import Arg, AxisRF, OpSpec, TorchCall, expand, positive, register, spatial
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+CONV_ARGS = (
+    Arg("out_channels", "int", minimum=1, doc="number of output channels"),
+    Arg("kernel", "ints", minimum=1, doc="kernel size; a tuple for n×1 / 1×n kernels"),
+    Arg("stride", "ints", 1, minimum=1),
+    Arg("padding", "padding", 0, minimum=0,
+        doc="int or tuple per axis; 2·n values (before, after per axis) for asymmetric; \"same\" or \"valid\""),
+    Arg("dilation", "ints", 1, minimum=1),
+    Arg("groups", "int", 1, minimum=1, doc="grouped conv; groups == in_channels for depthwise"),
+    Arg("bias", "bool", True),
+    Arg("padding_mode", "str", "zeros", choices=PADDING_MODES),
+)
+
+
+def conv_geometry(a, shape, op: str, ranks=(2, 3, 4)):
+    """Per-axis (kernel, stride, dilation, (pad_before, pad_after)) of a conv-like op."""
+    n = spatial(shape, op, ranks)
+    k, s, d = (expand(a[key], n, key) for key in ("kernel", "stride", "dilation"))
+    sizes = shape[1:]
+    pad = a.get("padding", 0)
+    if pad == "valid":
+        pads = [(0, 0)] * n
+    elif pad == "same":
+        pads = [_same_padding(sizes[i], k[i], s[i], d[i]) for i in range(n)]
+    elif isinstance(pad, tuple) and len(pad) == 2 * n:  # (before, after) per axis
+        pads = [(pad[2 * i], pad[2 * i + 1]) for i in range(n)]
+    else:
+        pads = [(p, p) for p in expand(pad, n, "padding")]
+    return k, s, d, pads
+
+
+def _same_padding(size: int, k: int, s: int, d: int) -> tuple[int, int]:
+    """TensorFlow-style 'same': output = ceil(size / stride), extra pad goes after."""
+    total = max((ceil(size / s) - 1) * s + d * (k - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def _conv_out(size, k, s, d, pads) -> int:
+    return (size + pads[0] + pads[1] - d * (k - 1) - 1) // s + 1
+
+
+def _check_groups(a, cin: int, op: str) -> None:
+    if cin % a.groups or a.out_channels % a.groups:
+        raise ShapeError(f"{op}: groups={a.groups} must divide both input channels ({cin}) "
+                         f"and out_channels ({a.out_channels})")
+
+
+def conv_shape(a, ins, op="conv", ranks=(2, 3, 4)):
+    (shape,) = ins
+    k, s, d, pads = conv_geometry(a, shape, op, ranks)
+    _check_groups(a, shape[0], op)
+    out = [_conv_out(shape[i + 1], k[i], s[i], d[i], pads[i]) for i in range(len(k))]
+    return positive((a.out_channels, *out), op, f" from input {list(shape)}")
+
+
+def conv_weights(a, ins):
+    k = expand(a.kernel, len(ins[0]) - 1)
+    w = {"weight": (a.out_channels, ins[0][0] // a.groups, *k)}
+    if a.bias:
+        w["bias"] = (a.out_channels,)
+    return w
+
+
+def conv_macs(a, ins, out):
+    k = expand(a.kernel, len(ins[0]) - 1)
+    return prod(out) * (ins[0][0] // a.groups) * prod(k)
+
+
+def conv_bias_flops(a, ins, out):
+    return prod(out) if a.bias else 0
+
+
+def conv_rf(a, ins):
+    k, s, d, pads = conv_geometry(a, ins[0], "conv")
+    return [AxisRF(k[i], s[i], pads[i][0], d[i]) for i in range(len(k))]
+
+
+def conv_torch(a, ins):
+    n = len(ins[0]) - 1
+    k, s, d, pads = conv_geometry(a, ins[0], "conv")
+    symmetric = all(p0 == p1 for p0, p1 in pads)
+    kwargs = dict(in_channels=ins[0][0], out_channels=a.out_channels, kernel_size=_compact(k),
+                  stride=_compact(s), padding=_compact(tuple(p for p, _ in pads)),
+                  dilation=_compact(d), groups=a.groups, bias=a.bias, padding_mode=a.padding_mode)
+    if symmetric:
+        return TorchCall(f"torch.nn.Conv{n}d", kwargs)
+    if a.padding_mode != "zeros":
+        raise ArgumentError("asymmetric padding works only with padding_mode=\"zeros\"")
+    kwargs["padding"] = tuple(p for pair in reversed(pads) for p in pair)  # F.pad order
+    return TorchCall(f"netdsl.runtime.AsymmetricConv{n}d", kwargs)
+
+
+def _compact(values: tuple):
+    """(3, 3) → 3 so generated code reads like hand-written code."""
+    return values[0] if len(set(values)) == 1 else tuple(values)
+
+
+def _conv_spec(name: str, ranks, doc: str) -> OpSpec:
+    return OpSpec(
+        name=name, category="conv", doc=doc, args=CONV_ARGS,
+        shape=lambda a, ins: conv_shape(a, ins, name, ranks),
+        torch=conv_torch, weights=conv_weights, macs=conv_macs, flops=conv_bias_flops,
+        rf=conv_rf, input_rank=ranks, has_weights=True)
+
+
+register(_conv_spec("conv", (2, 3, 4), "Convolution; 1-d, 2-d or 3-d from the input's rank."))
+register(_conv_spec("conv1d", (2,), "1-d convolution over [C, L]."))
+register(_conv_spec("conv2d", (3,), "2-d convolution over [C, H, W]."))
+register(_conv_spec("conv3d", (4,), "3-d convolution over [C, D, H, W]."))
+
+
+# ------------------------------------------------------------ transposed conv
+TCONV_ARGS = (
+    Arg("out_channels", "int", minimum=1),
+    Arg("kernel", "ints", minimum=1),
+    Arg("stride", "ints", 1, minimum=1),
+    Arg("padding", "ints", 0, minimum=0),
+    Arg("output_padding", "ints", 0, minimum=0),
+    Arg("dilation", "ints", 1, minimum=1),
+    Arg("groups", "int", 1, minimum=1),
+    Arg("bias", "bool", True),
+)
+
+
+def _tconv_geometry(a, shape):
+    n = spatial(shape, "conv_transpose")
+    return [expand(a[key], n, key) for key in ("kernel", "stride", "padding", "output_padding", "dilation")]
+
+
+def tconv_shape(a, ins):
+    (shape,) = ins
+    k, s, p, op, d = _tconv_geometry(a, shape)
+    _check_groups(a, shape[0], "conv_transpose")
+    for i in range(len(k)):
+        if op[i] >= max(s[i], d[i]):
+            raise ArgumentError(f"conv_transpose: output_padding {op[i]} must be smaller than stride or dilation")
+    out = [(shape[i + 1] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i in range(len(k))]
+    return positive((a.out_channels, *out), "conv_transpose")
+
+
+def tconv_weights(a, ins):
+    k = expand(a.kernel, len(ins[0]) - 1)
+    w = {"weight": (ins[0][0], a.out_channels // a.groups, *k)}
+    if a.bias:
+        w["bias"] = (a.out_channels,)
+    return w
+
+
+def tconv_macs(a, ins, out):
+    # torch's counter: weight numel × input spatial positions (each input pixel is scattered).
+    k = expand(a.kernel, len(ins[0]) - 1)
+    return prod(ins[0]) * (a.out_channels // a.groups) * prod(k)
+
+
+def tconv_rf(a, ins):
+    k, s, p, _, d = _tconv_geometry(a, ins[0])
+    # An output pixel of a stride-s transposed conv sees ceil(k/s) inputs, spaced 1/s apart.
+    return [AxisRF(k[i], 1 / s[i], (d[i] * (k[i] - 1) - p[i]) / s[i], d[i]) for i in range(len(k))]
+
+
+def tconv_torch(a, ins):
+    n = len(ins[0]) - 1
+    k, s, p, op, d = _tconv_geometry(a, ins[0])
+    return TorchCall(f"torch.nn.ConvTranspose{n}d", dict(
+        in_channels=ins[0][0], out_channels=a.out_channels, kernel_size=_compact(k),
+        stride=_compact(s), padding=_compact(p), output_padding=_compact(op),
+        groups=a.groups, bias=a.bias, dilation=_compact(d)))
+
+
+register(OpSpec(
+    name="conv_transpose", category="conv", aliases=("deconv", "upconv"),
+    doc="Transposed convolution (learned upsampling); 1-d, 2-d or 3-d from the input's rank.",
+    args=TCONV_ARGS, shape=tconv_shape, torch=tconv_torch, weights=tconv_weights,
+    macs=tconv_macs, flops=conv_bias_flops, rf=tconv_rf, input_rank=(2, 3, 4), has_weights=True))

@@ -1,0 +1,34 @@
+"""Fully connected layers."""
+from __future__ import annotations
+
+from math import prod
+
+from ..errors import ShapeError
+from .registry import GLOBAL, Arg, OpSpec, TorchCall, register
+
+
+def _linear_shape(a, ins):
+    (shape,) = ins
+    if len(shape) < 1:
+        raise ShapeError("linear needs at least one feature dimension")
+    return (*shape[:-1], a.out_features)
+
+
+def _linear_weights(a, ins):
+    w = {"weight": (a.out_features, ins[0][-1])}
+    if a.bias:
+        w["bias"] = (a.out_features,)
+    return w
+
+
+register(OpSpec(
+    name="linear", category="linear", aliases=("fc",),
+    doc="Fully connected layer over the last dimension; in_features is inferred.",
+    args=(Arg("out_features", "int", minimum=1), Arg("bias", "bool", True)),
+    shape=_linear_shape,
+    torch=lambda a, ins: TorchCall("torch.nn.Linear", dict(
+        in_features=ins[0][-1], out_features=a.out_features, bias=a.bias)),
+    weights=_linear_weights,
+    macs=lambda a, ins, out: prod(ins[0]) * a.out_features,
+    flops=lambda a, ins, out: prod(out) if a.bias else 0,
+    rf=lambda a, ins: GLOBAL, has_weights=True))

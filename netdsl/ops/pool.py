@@ -1,0 +1,119 @@
+"""Pooling: max/avg with ceil_mode and padding, adaptive, global."""
+from __future__ import annotations
+
+from math import prod
+
+from ..errors import ArgumentError, ShapeError
+from .registry import GLOBAL, Arg, AxisRF, OpSpec, TorchCall, expand, positive, register, spatial
+
+
+def pool_geometry(a, shape, op):
+    n = spatial(shape, op)
+    k = expand(a.kernel, n, "kernel")
+    s = expand(a.stride if a.stride is not None else a.kernel, n, "stride")
+    p = expand(a.padding, n, "padding")
+    d = expand(a.get("dilation", 1), n, "dilation")
+    for i in range(n):
+        if p[i] * 2 > k[i]:
+            raise ArgumentError(f"{op}: padding {p[i]} must be at most half the kernel size {k[i]}")
+    return k, s, p, d
+
+
+def pooled_size(size, k, s, p, d, ceil_mode) -> int:
+    """PyTorch's rule, including the ceil-mode correction for windows starting in padding."""
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def pool_shape(a, ins, op):
+    (shape,) = ins
+    k, s, p, d = pool_geometry(a, shape, op)
+    out = [pooled_size(shape[i + 1], k[i], s[i], p[i], d[i], a.ceil_mode) for i in range(len(k))]
+    return positive((shape[0], *out), op, f" from input {list(shape)}")
+
+
+def pool_rf(a, ins):
+    k, s, p, d = pool_geometry(a, ins[0], "pool")
+    return [AxisRF(k[i], s[i], p[i], d[i]) for i in range(len(k))]
+
+
+def pool_flops(a, ins, out):
+    """One comparison or add per window element."""
+    return prod(out) * prod(expand(a.kernel, len(out) - 1))
+
+
+def _compact(v):
+    return v[0] if len(set(v)) == 1 else tuple(v)
+
+
+def _max_torch(a, ins):
+    k, s, p, d = pool_geometry(a, ins[0], "maxpool")
+    return TorchCall(f"torch.nn.MaxPool{len(k)}d", dict(
+        kernel_size=_compact(k), stride=_compact(s), padding=_compact(p),
+        dilation=_compact(d), ceil_mode=a.ceil_mode))
+
+
+def _avg_torch(a, ins):
+    k, s, p, _ = pool_geometry(a, ins[0], "avgpool")
+    return TorchCall(f"torch.nn.AvgPool{len(k)}d", dict(
+        kernel_size=_compact(k), stride=_compact(s), padding=_compact(p),
+        ceil_mode=a.ceil_mode, count_include_pad=a.count_include_pad))
+
+
+_POOL_ARGS = (Arg("kernel", "ints", minimum=1), Arg("stride", "ints", None, minimum=1),
+              Arg("padding", "ints", 0, minimum=0))
+
+register(OpSpec(
+    name="maxpool", category="pool", aliases=("max_pool",),
+    doc="Max pooling; stride defaults to the kernel size; overlapping when stride < kernel.",
+    args=_POOL_ARGS + (Arg("dilation", "ints", 1, minimum=1), Arg("ceil_mode", "bool", False)),
+    shape=lambda a, ins: pool_shape(a, ins, "maxpool"), torch=_max_torch,
+    rf=pool_rf, flops=pool_flops, input_rank=(2, 3, 4)))
+
+register(OpSpec(
+    name="avgpool", category="pool", aliases=("avg_pool",),
+    doc="Average pooling; stride defaults to the kernel size.",
+    args=_POOL_ARGS + (Arg("ceil_mode", "bool", False), Arg("count_include_pad", "bool", True)),
+    shape=lambda a, ins: pool_shape(a, ins, "avgpool"), torch=_avg_torch,
+    rf=pool_rf, flops=pool_flops, input_rank=(2, 3, 4)))
+
+
+def adaptive_geometry(size: int, out: int) -> AxisRF:
+    """Window of adaptive pooling; exact when out divides size, else the widest window."""
+    if out == 1:
+        return AxisRF(size, size, 0)
+    stride = size // out
+    kernel = -(-size // out) + (1 if size % out else 0)
+    return AxisRF(min(kernel, size), stride, 0)
+
+
+def _adaptive_shape(a, ins, op):
+    (shape,) = ins
+    n = spatial(shape, op)
+    return (shape[0], *[s if s is not None else shape[i + 1] for i, s in enumerate(expand(a.output_size, n))])
+
+
+def _adaptive_rf(a, ins):
+    (shape,) = ins
+    out = _adaptive_shape(a, ins, "adaptive pool")
+    if all(o == 1 for o in out[1:]):
+        return GLOBAL
+    return [adaptive_geometry(shape[i + 1], out[i + 1]) for i in range(len(out) - 1)]
+
+
+def _adaptive_flops(a, ins, out):
+    return prod(ins[0])
+
+
+for _kind in ("avg", "max"):
+    register(OpSpec(
+        name=f"adaptive_{_kind}pool", category="pool",
+        doc=f"Adaptive {_kind} pooling to a fixed output size (1 = global).",
+        args=(Arg("output_size", "ints", minimum=1),),
+        shape=lambda a, ins, _k=_kind: _adaptive_shape(a, ins, f"adaptive_{_k}pool"),
+        torch=lambda a, ins, _k=_kind: TorchCall(
+            f"torch.nn.Adaptive{_k.capitalize()}Pool{len(ins[0]) - 1}d", dict(output_size=a.output_size)),
+        rf=_adaptive_rf, flops=_adaptive_flops, input_rank=(2, 3, 4)))

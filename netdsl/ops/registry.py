@@ -1,0 +1,279 @@
+"""The op registry: each op is one ``OpSpec`` declaring everything about it.
+
+An op declares its arguments as data (``Arg``), and small pure functions for
+its output shape, its weights and buffers, its MACs and elementwise FLOPs,
+its receptive-field geometry, and the torch constructor that implements it.
+Nothing here imports torch: the torch rule returns a ``TorchCall`` naming a
+class by its dotted path, which the backends instantiate or print.
+
+Shapes exclude the batch dimension: ``(C, H, W)`` for images.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+from typing import Any, Callable, Optional, Sequence
+
+from ..errors import ArgumentError, ShapeError, UnknownName, suggest
+
+Shape = tuple[int, ...]
+REQUIRED = object()
+
+#: Argument kinds the binder knows how to check.
+ARG_TYPES = {"int", "float", "bool", "str", "ints", "padding", "number", "any", "init", "shape", "floats"}
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One declared argument of an op."""
+
+    name: str
+    type: str
+    default: Any = REQUIRED
+    choices: tuple = ()
+    doc: str = ""
+    minimum: Optional[float] = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class TorchCall:
+    """How torch implements a node: a class (module) or a function, by dotted path."""
+
+    target: str
+    kwargs: dict = field(default_factory=dict)
+    functional: bool = False
+
+
+@dataclass(frozen=True)
+class AxisRF:
+    """Receptive-field geometry of one layer along one spatial axis."""
+
+    kernel: int = 1
+    stride: float = 1  # < 1 for upsampling / transposed convolution
+    padding: float = 0
+    dilation: int = 1
+
+
+#: Marker returned by an ``rf`` rule for layers that see their whole input.
+GLOBAL = "global"
+
+
+class Args(dict):
+    """Bound, validated argument values; also readable as attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _no_weights(a: Args, ins: Sequence[Shape]) -> dict[str, Shape]:
+    return {}
+
+
+def _zero(a: Args, ins: Sequence[Shape], out: Shape) -> int:
+    return 0
+
+
+def elementwise_flops(a: Args, ins: Sequence[Shape], out: Shape) -> int:
+    """One FLOP per output element (activations, adds, scaling)."""
+    return prod(out)
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """Everything netdsl knows about one op."""
+
+    name: str
+    category: str
+    doc: str
+    args: tuple[Arg, ...]
+    shape: Callable[[Args, Sequence[Shape]], Shape]
+    torch: Callable[[Args, Sequence[Shape]], TorchCall]
+    weights: Callable[[Args, Sequence[Shape]], dict[str, Shape]] = _no_weights
+    buffers: Callable[[Args, Sequence[Shape]], dict[str, Shape]] = _no_weights
+    macs: Callable[[Args, Sequence[Shape], Shape], int] = _zero
+    flops: Callable[[Args, Sequence[Shape], Shape], int] = _zero
+    rf: Optional[Callable[[Args, Sequence[Shape]], Any]] = None
+    arity: Optional[int] = 1  # None: any number of inputs (merges)
+    aliases: tuple[str, ...] = ()
+    input_rank: tuple[int, ...] = ()  # allowed input ranks (batch excluded); empty = any
+    has_weights: bool = False  # accepts init= / bias_init=
+
+    def arg(self, name: str) -> Optional[Arg]:
+        return next((a for a in self.args if a.name == name), None)
+
+
+#: Arguments every op accepts; they steer training, not the op itself.
+COMMON_ARGS = (
+    Arg("trainable", "bool", True, doc="false freezes the layer's weights (transfer learning)"),
+    Arg("lr_scale", "float", 1.0, doc="multiplier on the learning rate of this layer's weights"),
+)
+WEIGHT_ARGS = (
+    Arg("init", "init", None, doc="initializer of the weight, e.g. kaiming_normal(mode=\"fan_out\")"),
+    Arg("bias_init", "init", None, doc="initializer of the bias, e.g. constant(0)"),
+)
+
+_OPS: dict[str, OpSpec] = {}
+
+
+def register(spec: OpSpec) -> OpSpec:
+    """Add an op (and its aliases) to the registry."""
+    for key in (spec.name, *spec.aliases):
+        if key in _OPS:
+            raise ValueError(f"op {key!r} registered twice")
+        _OPS[key] = spec
+    return spec
+
+
+def all_ops() -> list[OpSpec]:
+    """Every registered op once, in name order."""
+    _load_builtin_ops()
+    return sorted({id(s): s for s in _OPS.values()}.values(), key=lambda s: s.name)
+
+
+def op_names() -> list[str]:
+    _load_builtin_ops()
+    return sorted(_OPS)
+
+
+def get_op(name: str) -> Optional[OpSpec]:
+    _load_builtin_ops()
+    return _OPS.get(name)
+
+
+def lookup(name: str, extra_names: Sequence[str] = ()) -> OpSpec:
+    """The op called ``name``, or an UnknownName error with a did-you-mean."""
+    spec = get_op(name)
+    if spec is None:
+        guess = suggest(name, [*_OPS, *extra_names])
+        raise UnknownName(f"unknown op or block '{name}'", hint=f"did you mean '{guess}'?" if guess else None)
+    return spec
+
+
+def all_args(spec: OpSpec) -> tuple[Arg, ...]:
+    extra = WEIGHT_ARGS if spec.has_weights else ()
+    return spec.args + extra + COMMON_ARGS
+
+
+def bind_args(spec: OpSpec, positional: Sequence[Any], keywords: dict[str, Any]) -> Args:
+    """Match call arguments to the spec's declared arguments and validate them."""
+    declared = all_args(spec)
+    names = [a.name for a in declared]
+    if len(positional) > len(spec.args):
+        raise ArgumentError(f"{spec.name} takes at most {len(spec.args)} positional "
+                            f"argument(s), got {len(positional)}")
+    values = dict(zip(names, positional))
+    for key, value in keywords.items():
+        if key not in names:
+            guess = suggest(key, names)
+            raise UnknownName(f"{spec.name} has no argument '{key}'",
+                              hint=f"did you mean '{guess}'?" if guess else f"arguments: {', '.join(names)}")
+        if key in values:
+            raise ArgumentError(f"{spec.name} got argument '{key}' twice")
+        values[key] = value
+    bound = Args()
+    for arg in declared:
+        if arg.name in values:
+            bound[arg.name] = check_value(spec.name, arg, values[arg.name])
+        elif arg.required:
+            raise ArgumentError(f"{spec.name} needs argument '{arg.name}'")
+        else:
+            bound[arg.name] = arg.default
+    return bound
+
+
+def check_value(op: str, arg: Arg, value: Any) -> Any:
+    """Validate one value against its declared type, range and choices."""
+    if value is None and not arg.required and arg.default is None:
+        return None
+    ok = _TYPE_CHECKS[arg.type](value)
+    if not ok:
+        raise ArgumentError(f"{op}: argument '{arg.name}' must be {_TYPE_WORDS[arg.type]}, got {value!r}")
+    if arg.choices and value not in arg.choices:
+        guess = suggest(str(value), [str(c) for c in arg.choices])
+        raise ArgumentError(f"{op}: argument '{arg.name}' must be one of "
+                            f"{', '.join(map(repr, arg.choices))}, got {value!r}",
+                            hint=f"did you mean {guess!r}?" if guess else None)
+    if arg.minimum is not None:
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v < arg.minimum:
+                raise ArgumentError(f"{op}: argument '{arg.name}' must be >= {arg.minimum}, got {value!r}")
+    if arg.type == "float" and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_ints(v) -> bool:
+    return _is_int(v) or (isinstance(v, tuple) and len(v) > 0 and all(_is_int(x) for x in v))
+
+
+_TYPE_CHECKS = {
+    "int": _is_int,
+    "float": _is_num,
+    "number": _is_num,
+    "bool": lambda v: isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "ints": _is_ints,
+    "floats": lambda v: _is_num(v) or (isinstance(v, tuple) and all(_is_num(x) for x in v)),
+    "padding": lambda v: _is_ints(v) or v in ("same", "valid"),
+    "shape": lambda v: isinstance(v, tuple) and all(_is_int(x) for x in v),
+    "init": lambda v: isinstance(v, dict) and "init" in v,
+    "any": lambda v: True,
+}
+_TYPE_WORDS = {
+    "int": "an integer", "float": "a number", "number": "a number", "bool": "true or false",
+    "str": "a string", "ints": "an integer or a tuple of integers",
+    "floats": "a number or a tuple of numbers",
+    "padding": "an integer, a tuple of integers, \"same\" or \"valid\"",
+    "shape": "a tuple of integers", "init": "an initializer such as kaiming_normal()",
+    "any": "a value",
+}
+
+
+# ------------------------------------------------------------ shape helpers
+def expand(value, n: int, what: str = "value") -> tuple:
+    """An int or an n-tuple → an n-tuple (kernel sizes, strides, ...)."""
+    if isinstance(value, tuple):
+        if len(value) != n:
+            raise ArgumentError(f"{what} needs {n} value(s) for a {n}-d input, got {value!r}")
+        return value
+    return (value,) * n
+
+
+def spatial(shape: Shape, op: str, ranks: Sequence[int] = (2, 3, 4)) -> int:
+    """Number of spatial dims of a channels-first shape, checking the rank."""
+    if len(shape) not in ranks:
+        want = " or ".join(f"[{', '.join(['C'] + ['L', 'H W', 'D H W'][r - 2].split())}]" for r in ranks)
+        raise ShapeError(f"{op} needs an input of shape {want}, got {list(shape)}")
+    return len(shape) - 1
+
+
+def positive(shape: Shape, op: str, detail: str = "") -> Shape:
+    """Raise if any output size is not positive."""
+    if any(d <= 0 for d in shape):
+        raise ShapeError(f"{op} gives a non-positive output size {list(shape)}{detail}")
+    return tuple(shape)
+
+
+_loaded = False
+
+
+def _load_builtin_ops() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import _builtin  # noqa: F401  (registers every built-in op)

@@ -1,0 +1,64 @@
+"""Module scopes: how IR nodes get the names their torch modules will have.
+
+A scope is one level of the module tree (``layer1``, ``layer1.0``).  Every
+child that owns a module takes the next position in its scope, as children of
+``nn.Sequential`` do; an explicit label replaces the number but still uses up
+the position, so ``conv relu conv`` is ``0 1 2`` and VGG's ``features.N``
+indices come out right.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .errors import ArgumentError, Span
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class ScopeInfo:
+    """What the IR records about a scope (graph.graph['scopes'][path])."""
+
+    path: tuple[str, ...]
+    block: Optional[str] = None           # block definition this scope instantiates
+    args: dict[str, Any] = field(default_factory=dict)
+    span: Optional[Span] = None
+    children: list[str] = field(default_factory=list)
+
+
+class Scope:
+    """Allocates child names inside one scope."""
+
+    def __init__(self, info: ScopeInfo, registry: dict):
+        self.info = info
+        self.registry = registry
+        self.position = 0
+        self.spans: dict[str, Optional[Span]] = {}
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return self.info.path
+
+    def allocate(self, label: Optional[str], span: Optional[Span]) -> str:
+        """The name of the next child: its label, or its position."""
+        name = label if label is not None else str(self.position)
+        self.position += 1
+        if label is not None and not _IDENT.match(label):
+            raise ArgumentError(f"'{label}' is not a valid name (letters, digits and _ only)", span)
+        if name in self.spans:
+            where = self.spans[name]
+            raise ArgumentError(f"the name '{name}' is used twice in scope "
+                                f"'{'.'.join(self.path) or '<network>'}'"
+                                + (f" (first at {where})" if where else ""), span)
+        self.spans[name] = span
+        self.info.children.append(name)
+        return name
+
+    def child(self, label: Optional[str], span: Optional[Span], block: Optional[str] = None,
+              args: Optional[dict] = None) -> "Scope":
+        name = self.allocate(label, span)
+        info = ScopeInfo(self.path + (name,), block, dict(args or {}), span)
+        self.registry[info.path] = info
+        return Scope(info, self.registry)
