@@ -1,7 +1,8 @@
 """The ``netdsl`` command.  The only place that prints errors or exits.
 
-Subcommands register themselves in ``COMMANDS``; each has an ``add_arguments``
-and a ``run`` taking the parsed namespace and returning an exit status.
+Subcommands live one per module in ``netdsl/commands/`` and register
+themselves in ``COMMANDS`` with ``@command``; each has an ``add_arguments`` and
+a ``run`` taking the parsed namespace and returning an exit status.
 Heavy libraries (torch, graphviz) are imported inside the commands that need
 them, so ``check`` and ``summarize`` start fast.
 """
@@ -56,25 +57,6 @@ def load_network(args: argparse.Namespace):
     return load(args.file, network=args.network, params=params, input_shape=shape)
 
 
-@command("check", "validate a .net file and print its output shapes")
-class Check:
-    @staticmethod
-    def add_arguments(p):
-        add_network_arguments(p)
-
-    @staticmethod
-    def run(args) -> int:
-        from .analysis.expect import check_expectations
-        net = load_network(args)
-        net.analyze()
-        check_expectations(net)
-        inputs = ", ".join(f"{i['name']} {list(net.graph.nodes[i['node']]['shape'])}" for i in net.inputs)
-        print(f"{net.name}: ok — input {inputs}")
-        for name, shape in net.output_shapes.items():
-            print(f"  output {name}: {list(shape)}")
-        return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     _load_command_modules()
@@ -87,8 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_command_modules() -> None:
-    """Commands living in other modules register themselves on import."""
-    from . import summary  # noqa: F401
+    """Each module of ``netdsl.commands`` registers its subcommand on import."""
+    import importlib
+    import pkgutil
+
+    from . import commands
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{commands.__name__}.{info.name}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -1,8 +1,8 @@
 """``netdsl summarize``: the layer table.  Never imports torch."""
 from __future__ import annotations
 
-from .analysis.expect import check_expectations
-from .cli import add_network_arguments, command, load_network
+from ..analysis.expect import check_expectations
+from ..cli import add_network_arguments, command, load_network
 
 
 def _fmt_int(n: int) -> str:
