@@ -35,10 +35,10 @@ class Ctx:
     scope: Scope
     trace: tuple[Frame, ...] = ()
     in_network: bool = False
+    in_shape: Optional[tuple] = None  # the enclosing block's input: `in` in expressions
 
     def evaluator(self, graph: nx.DiGraph, cur: Optional[int]) -> Evaluator:
-        shape = graph.nodes[cur]["shape"] if cur is not None else None
-        names = {"in": ShapeView(shape)} if shape is not None else {}
+        names = {"in": ShapeView(self.in_shape)} if self.in_shape is not None else {}
         return Evaluator(ChainMap(names, self.env))
 
 
@@ -279,7 +279,7 @@ class _Elaborator:
         env = bind_block_args(block, positional, keywords, Evaluator({"in": ShapeView(shape)}), caller=el.span)
         frame = Frame(block.name, el.span)
         scope = ctx.scope if el.inline else ctx.scope.child(label, el.span, block.name, env)
-        inner = Ctx(env, {}, scope, ctx.trace + (frame,))
+        inner = Ctx(env, {}, scope, ctx.trace + (frame,), in_shape=shape)
         self.depth += 1
         try:
             return self.body(block.body, inner, cur)
