@@ -88,6 +88,31 @@ def test_lenet5_matches_the_1998_layout():
     assert_same_network(net, reference, image(net))
 
 
+# ------------------------------------------------------------------ AlexNet (2012 paper)
+ALEXNET_PAPER_SHAPES = [  # conv / pool / fc outputs, read off the paper (Fig. 2, single tower)
+    (96, 55, 55), (96, 27, 27), (256, 27, 27), (256, 13, 13), (384, 13, 13),
+    (384, 13, 13), (256, 13, 13), (256, 6, 6), (4096,), (4096,), (1000,)]
+
+
+def test_alexnet_paper_layout_shapes_and_params():
+    lrn = lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2)
+    reference = nn.Sequential(
+        nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(), lrn(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(), lrn(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Flatten(),
+        nn.Linear(9216, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 1000))
+    net = netdsl.load(ARCH / "alexnet_paper.net")
+    main_layers = [tuple(d["shape"]) for d in net.layers() if d["op"] in ("conv", "maxpool", "linear")]
+    assert main_layers == ALEXNET_PAPER_SHAPES
+    assert net.params == 62_378_344
+    assert_same_network(net, reference, image(net))
+
+
 # ------------------------------------------------------------------ NIN
 def mlpconv(cin: int, c: int, k: int, c1: int, c2: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, c, k, padding=k // 2), nn.ReLU(),
@@ -159,7 +184,7 @@ def test_preact_resnet_matches_hand_built_v2(name, depths, bottleneck, params):
 
 
 # ------------------------------------------------------------------ every file
-ZOO_FILES = ["lenet5", "nin", "preact_resnet18", "preact_resnet50"]
+ZOO_FILES = ["lenet5", "alexnet_paper", "nin", "preact_resnet18", "preact_resnet50"]
 
 
 @pytest.mark.parametrize("name", ZOO_FILES)
