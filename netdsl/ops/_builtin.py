@@ -1,2 +1,3 @@
 """Imports every op family so each registers its specs."""
-from . import activation, conv, dropout, linear, merge, norm, pool, reshape  # noqa: F401
+from . import (activation, conv, dropout, embedding, linear, merge, norm, pool, recurrent,  # noqa: F401
+               reshape, resize, separable)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from math import ceil, prod
 
 from ..errors import ArgumentError, ShapeError
-from .registry import Arg, AxisRF, OpSpec, TorchCall, expand, positive, register, spatial
+from .registry import Arg, AxisRF, OpSpec, TorchCall, compact, expand, positive, register, spatial
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -58,8 +58,21 @@ def conv_shape(a, ins, op="conv", ranks=(2, 3, 4)):
     (shape,) = ins
     k, s, d, pads = conv_geometry(a, shape, op, ranks)
     _check_groups(a, shape[0], op)
+    _check_padding_mode(a, shape, pads, op)
     out = [_conv_out(shape[i + 1], k[i], s[i], d[i], pads[i]) for i in range(len(k))]
     return positive((a.out_channels, *out), op, f" from input {list(shape)}")
+
+
+def _check_padding_mode(a, shape, pads, op: str) -> None:
+    """Errors torch would raise only at build or run time, reported while elaborating."""
+    mode = a.get("padding_mode", "zeros")
+    if mode == "zeros":
+        return
+    if any(p0 != p1 for p0, p1 in pads):
+        raise ArgumentError(f"{op}: asymmetric padding works only with padding_mode=\"zeros\"")
+    if mode == "reflect" and any(p >= size for (p, _), size in zip(pads, shape[1:])):
+        raise ShapeError(f"{op}: reflect padding {[p for p, _ in pads]} must be smaller than "
+                         f"the input size {list(shape[1:])}")
 
 
 def conv_weights(a, ins):
@@ -88,20 +101,18 @@ def conv_torch(a, ins):
     n = len(ins[0]) - 1
     k, s, d, pads = conv_geometry(a, ins[0], "conv")
     symmetric = all(p0 == p1 for p0, p1 in pads)
-    kwargs = dict(in_channels=ins[0][0], out_channels=a.out_channels, kernel_size=_compact(k),
-                  stride=_compact(s), padding=_compact(tuple(p for p, _ in pads)),
-                  dilation=_compact(d), groups=a.groups, bias=a.bias, padding_mode=a.padding_mode)
+    kwargs = dict(in_channels=ins[0][0], out_channels=a.out_channels, kernel_size=compact(k),
+                  stride=compact(s), padding=compact(tuple(p for p, _ in pads)),
+                  dilation=compact(d), groups=a.groups, bias=a.bias, padding_mode=a.padding_mode)
     if symmetric:
         return TorchCall(f"torch.nn.Conv{n}d", kwargs)
-    if a.padding_mode != "zeros":
-        raise ArgumentError("asymmetric padding works only with padding_mode=\"zeros\"")
-    kwargs["padding"] = tuple(p for pair in reversed(pads) for p in pair)  # F.pad order
+    kwargs["padding"] = fpad_order(pads)
     return TorchCall(f"netdsl.runtime.AsymmetricConv{n}d", kwargs)
 
 
-def _compact(values: tuple):
-    """(3, 3) → 3 so generated code reads like hand-written code."""
-    return values[0] if len(set(values)) == 1 else tuple(values)
+def fpad_order(pads) -> tuple:
+    """(before, after) per axis → F.pad's order: last axis first."""
+    return tuple(p for pair in reversed(pads) for p in pair)
 
 
 def _conv_spec(name: str, ranks, doc: str) -> OpSpec:
@@ -171,9 +182,9 @@ def tconv_torch(a, ins):
     n = len(ins[0]) - 1
     k, s, p, op, d = _tconv_geometry(a, ins[0])
     return TorchCall(f"torch.nn.ConvTranspose{n}d", dict(
-        in_channels=ins[0][0], out_channels=a.out_channels, kernel_size=_compact(k),
-        stride=_compact(s), padding=_compact(p), output_padding=_compact(op),
-        groups=a.groups, bias=a.bias, dilation=_compact(d)))
+        in_channels=ins[0][0], out_channels=a.out_channels, kernel_size=compact(k),
+        stride=compact(s), padding=compact(p), output_padding=compact(op),
+        groups=a.groups, bias=a.bias, dilation=compact(d)))
 
 
 register(OpSpec(

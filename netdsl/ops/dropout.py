@@ -3,9 +3,19 @@ from __future__ import annotations
 
 from .registry import Arg, OpSpec, TorchCall, register
 
-_P = Arg("p", "float", 0.5, minimum=0, doc="probability of zeroing an element")
+_P = Arg("p", "float", 0.5, minimum=0, maximum=1, doc="probability of zeroing an element (or channel)")
+_INPLACE = Arg("inplace", "bool", False)
 
-register(OpSpec(
-    name="dropout", category="dropout", doc="Inverted dropout of single elements.",
-    args=(_P, Arg("inplace", "bool", False)), shape=lambda a, ins: ins[0],
-    torch=lambda a, ins: TorchCall("torch.nn.Dropout", dict(p=a.p, inplace=a.inplace))))
+
+def _dropout(name: str, torch_class: str, doc: str, ranks=()) -> None:
+    register(OpSpec(
+        name=name, category="dropout", doc=doc, args=(_P, _INPLACE), shape=lambda a, ins: ins[0],
+        input_rank=ranks, torch=lambda a, ins: TorchCall(torch_class, dict(p=a.p, inplace=a.inplace))))
+
+
+_dropout("dropout", "torch.nn.Dropout", "Inverted dropout of single elements.")
+_dropout("dropout1d", "torch.nn.Dropout1d", "Drops whole channels of [C, L].", (2,))
+_dropout("dropout2d", "torch.nn.Dropout2d", "Drops whole channels of [C, H, W] (spatial dropout).", (3,))
+_dropout("dropout3d", "torch.nn.Dropout3d", "Drops whole channels of [C, D, H, W].", (4,))
+_dropout("alpha_dropout", "torch.nn.AlphaDropout",
+         "Dropout that keeps the self-normalizing mean and variance (use with selu).")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import ShapeError
-from .registry import Arg, OpSpec, TorchCall, register
+from .registry import GLOBAL, Arg, OpSpec, TorchCall, register
 
 
 def broadcast(shapes, op: str):
@@ -72,3 +72,37 @@ register(OpSpec(
     doc="Concatenate inputs along a dim (0 = channels).",
     args=(Arg("dim", "int", 0),), arity=None, shape=_concat_shape,
     torch=lambda a, ins: TorchCall("netdsl.runtime.concat", {"dim": torch_dim(a.dim)}, functional=True)))
+
+
+# ------------------------------------------------------------ matmul
+def matmul_geometry(ins):
+    """(broadcast batch dims, n, k, m) of torch.matmul on two inputs (batch excluded)."""
+    if len(ins) != 2:
+        raise ShapeError(f"matmul takes exactly 2 inputs, got {len(ins)}")
+    a, b = ins
+    a_mat = (1, *a) if len(a) == 1 else tuple(a)  # a vector on the left is a row
+    b_mat = (*b, 1) if len(b) == 1 else tuple(b)  # a vector on the right is a column
+    if a_mat[-1] != b_mat[-2]:
+        raise ShapeError(f"matmul: inner sizes differ: {list(a)} @ {list(b)} ({a_mat[-1]} vs {b_mat[-2]})")
+    batch = broadcast([a_mat[:-2], b_mat[:-2]], "matmul") if len(a_mat) + len(b_mat) > 4 else ()
+    return batch, a_mat[-2], a_mat[-1], b_mat[-1]
+
+
+def _matmul_shape(a, ins):
+    batch, n, _, m = matmul_geometry(ins)
+    rows = (n,) if len(ins[0]) > 1 else ()
+    cols = (m,) if len(ins[1]) > 1 else ()
+    return (*batch, *rows, *cols)
+
+
+def _matmul_macs(a, ins, out):
+    batch, n, k, m = matmul_geometry(ins)
+    return prod(batch) * n * k * m
+
+
+register(OpSpec(
+    name="matmul", category="merge",
+    doc="Matrix product of 2 inputs with torch.matmul's rules on the non-batch dims "
+        "(leading dims broadcast; a 1-d input is a vector). MACs: batch · n · k · m.",
+    args=(), arity=None, shape=_matmul_shape, macs=_matmul_macs, rf=lambda a, ins: GLOBAL,
+    torch=lambda a, ins: TorchCall("netdsl.runtime.matmul", {}, functional=True)))

@@ -1,38 +1,33 @@
-"""Normalization layers."""
+"""Normalization layers.
+
+FLOPs: normalizing costs 2 per element (subtract the mean, divide by the
+deviation), and an affine scale and shift 2 more.  Statistics are not counted.
+LRN costs ``size`` per element for its windowed sum of squares, plus 3.
+"""
 from __future__ import annotations
 
 from math import prod
 
 from ..errors import ShapeError
-from .registry import Arg, OpSpec, TorchCall, register
+from .registry import GLOBAL, Arg, AxisRF, OpSpec, TorchCall, register
+
+_EPS = Arg("eps", "float", 1e-5, minimum=0, doc="added to the variance for stability")
+_MOMENTUM = Arg("momentum", "float", 0.1, minimum=0, maximum=1, doc="running statistics update rate")
+
+#: batchnorm input rank (batch excluded) → torch's BatchNorm{n}d.
+_BN_CLASS = {1: 1, 2: 1, 3: 2, 4: 3}
 
 
-def _same(a, ins):
-    return ins[0]
-
-
-def _bn_dims(shape) -> int:
-    if len(shape) not in (1, 2, 3, 4):
-        raise ShapeError(f"batchnorm needs an input of rank 1 to 4 (batch excluded), got {list(shape)}")
-    return {1: 1, 2: 1, 3: 2, 4: 3}[len(shape)]
-
-
-def _bn_weights(a, ins):
+def _channel_weights(a, ins):
     c = ins[0][0]
     return {"weight": (c,), "bias": (c,)} if a.affine else {}
 
 
-def _bn_buffers(a, ins):
+def _running_stats(a, ins):
     c = ins[0][0]
     if not a.track_running_stats:
         return {}
     return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
-
-
-def _bn_torch(a, ins):
-    return TorchCall(f"torch.nn.BatchNorm{_bn_dims(ins[0])}d", dict(
-        num_features=ins[0][0], eps=a.eps, momentum=a.momentum, affine=a.affine,
-        track_running_stats=a.track_running_stats))
 
 
 def norm_flops(a, ins, out):
@@ -40,11 +35,118 @@ def norm_flops(a, ins, out):
     return prod(out) * (4 if a.get("affine", a.get("elementwise_affine", True)) else 2)
 
 
+def _same(a, ins):
+    return ins[0]
+
+
+def _bn_torch(a, ins):
+    return TorchCall(f"torch.nn.BatchNorm{_BN_CLASS[len(ins[0])]}d", dict(
+        num_features=ins[0][0], eps=a.eps, momentum=a.momentum, affine=a.affine,
+        track_running_stats=a.track_running_stats))
+
+
+def _batchnorm(name: str, ranks: tuple, doc: str, aliases=()) -> OpSpec:
+    return register(OpSpec(
+        name=name, category="norm", aliases=aliases, doc=doc,
+        args=(_EPS, _MOMENTUM, Arg("affine", "bool", True), Arg("track_running_stats", "bool", True)),
+        shape=_same, torch=_bn_torch, weights=_channel_weights, buffers=_running_stats,
+        flops=norm_flops, input_rank=ranks, has_weights=True))
+
+
+_batchnorm("batchnorm", (1, 2, 3, 4), "Batch normalization over the channel dim (dim 0); "
+           "1-d, 2-d or 3-d from the input's rank. FLOPs: 4/elem (2 without affine).", aliases=("bn",))
+_batchnorm("batchnorm1d", (1, 2), "Batch normalization of [C] or [C, L] (torch BatchNorm1d).")
+_batchnorm("batchnorm2d", (3,), "Batch normalization of [C, H, W] (torch BatchNorm2d).")
+_batchnorm("batchnorm3d", (4,), "Batch normalization of [C, D, H, W] (torch BatchNorm3d).")
+
+
+# ------------------------------------------------------------ layer norm
+def whole_axes_rf(shape, axes):
+    """RF of an op whose output mixes entire axes (statistics, softmax) of a [C, ...] input.
+
+    A covered spatial axis is a window as wide as the axis, centred anywhere;
+    when every spatial axis is covered the op sees the whole input.
+    """
+    spatial_axes = range(1, len(shape))
+    covered = [axis in axes for axis in spatial_axes]
+    if not any(covered):
+        return None
+    if all(covered):
+        return GLOBAL
+    return [AxisRF(2 * shape[axis] - 1, 1, shape[axis] - 1) if hit else AxisRF()
+            for axis, hit in zip(spatial_axes, covered)]
+
+
+def _ln_shape(a, ins):
+    (shape,) = ins
+    if a.dims > len(shape):
+        raise ShapeError(f"layernorm: dims={a.dims} exceeds the input's rank {len(shape)} ({list(shape)})")
+    return shape
+
+
+def _ln_weights(a, ins):
+    normalized = tuple(ins[0][-a.dims:])
+    weights = {"weight": normalized} if a.elementwise_affine else {}
+    if a.elementwise_affine and a.bias:
+        weights["bias"] = normalized
+    return weights
+
+
 register(OpSpec(
-    name="batchnorm", category="norm", aliases=("bn",),
-    doc="Batch normalization over the channel dim; 1-d/2-d/3-d from the input's rank.",
-    args=(Arg("eps", "float", 1e-5, minimum=0), Arg("momentum", "float", 0.1, minimum=0),
-          Arg("affine", "bool", True), Arg("track_running_stats", "bool", True)),
-    shape=lambda a, ins: (_bn_dims(ins[0]), ins[0])[1],
-    torch=_bn_torch, weights=_bn_weights, buffers=_bn_buffers, flops=norm_flops,
+    name="layernorm", category="norm", aliases=("ln",),
+    doc="Layer normalization over the last `dims` dims (per sample). FLOPs: 4/elem (2 without affine).",
+    args=(Arg("dims", "int", 1, minimum=1, doc="how many trailing dims to normalize over"), _EPS,
+          Arg("elementwise_affine", "bool", True), Arg("bias", "bool", True)),
+    shape=_ln_shape, weights=_ln_weights, flops=norm_flops,
+    rf=lambda a, ins: whole_axes_rf(ins[0], range(len(ins[0]) - a.dims, len(ins[0]))),
+    torch=lambda a, ins: TorchCall("torch.nn.LayerNorm", dict(
+        normalized_shape=tuple(ins[0][-a.dims:]), eps=a.eps,
+        elementwise_affine=a.elementwise_affine, bias=a.bias)),
     has_weights=True))
+
+
+# ------------------------------------------------------------ instance / group norm
+register(OpSpec(
+    name="instancenorm", category="norm",
+    doc="Instance normalization: each channel of each sample over its spatial dims; "
+        "1-d, 2-d or 3-d from the input's rank. FLOPs: 2/elem (4 with affine).",
+    args=(Arg("affine", "bool", False), Arg("track_running_stats", "bool", False), _EPS, _MOMENTUM),
+    shape=_same,
+    weights=_channel_weights, buffers=_running_stats, flops=norm_flops, rf=lambda a, ins: GLOBAL,
+    torch=lambda a, ins: TorchCall(f"torch.nn.InstanceNorm{len(ins[0]) - 1}d", dict(
+        num_features=ins[0][0], eps=a.eps, momentum=a.momentum, affine=a.affine,
+        track_running_stats=a.track_running_stats)),
+    input_rank=(2, 3, 4), has_weights=True))
+
+
+def _gn_shape(a, ins):
+    (shape,) = ins
+    if shape[0] % a.groups:
+        raise ShapeError(f"groupnorm: groups={a.groups} must divide the channels ({shape[0]})")
+    return shape
+
+
+register(OpSpec(
+    name="groupnorm", category="norm", aliases=("gn",),
+    doc="Group normalization: channels in `groups` groups, each normalized over its channels "
+        "and all spatial positions. FLOPs: 4/elem (2 without affine).",
+    args=(Arg("groups", "int", minimum=1, doc="number of channel groups; must divide the channels"),
+          _EPS, Arg("affine", "bool", True)),
+    shape=_gn_shape, weights=_channel_weights, flops=norm_flops,
+    rf=lambda a, ins: GLOBAL if len(ins[0]) > 1 else None,
+    torch=lambda a, ins: TorchCall("torch.nn.GroupNorm", dict(
+        num_groups=a.groups, num_channels=ins[0][0], eps=a.eps, affine=a.affine)),
+    has_weights=True))
+
+
+# ------------------------------------------------------------ local response norm
+register(OpSpec(
+    name="lrn", category="norm", aliases=("local_response_norm",),
+    doc="Local response normalization across `size` neighbouring channels (AlexNet: size=5, k=2): "
+        "x / (k + alpha/size · Σ x²)^beta. FLOPs: size + 3 per element.",
+    args=(Arg("size", "int", minimum=1, doc="number of neighbouring channels"),
+          Arg("alpha", "float", 1e-4, minimum=0), Arg("beta", "float", 0.75, minimum=0),
+          Arg("k", "float", 1.0, minimum=0)),
+    shape=_same, flops=lambda a, ins, out: prod(out) * (a.size + 3), input_rank=(2, 3, 4),
+    torch=lambda a, ins: TorchCall("torch.nn.LocalResponseNorm", dict(
+        size=a.size, alpha=a.alpha, beta=a.beta, k=a.k))))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import ArgumentError, ShapeError
-from .registry import GLOBAL, Arg, AxisRF, OpSpec, TorchCall, expand, positive, register, spatial
+from .registry import GLOBAL, Arg, AxisRF, OpSpec, TorchCall, compact, expand, positive, register, spatial
 
 
 def pool_geometry(a, shape, op):
@@ -45,21 +45,17 @@ def pool_flops(a, ins, out):
     return prod(out) * prod(expand(a.kernel, len(out) - 1))
 
 
-def _compact(v):
-    return v[0] if len(set(v)) == 1 else tuple(v)
-
-
 def _max_torch(a, ins):
     k, s, p, d = pool_geometry(a, ins[0], "maxpool")
     return TorchCall(f"torch.nn.MaxPool{len(k)}d", dict(
-        kernel_size=_compact(k), stride=_compact(s), padding=_compact(p),
-        dilation=_compact(d), ceil_mode=a.ceil_mode))
+        kernel_size=compact(k), stride=compact(s), padding=compact(p),
+        dilation=compact(d), ceil_mode=a.ceil_mode))
 
 
 def _avg_torch(a, ins):
     k, s, p, _ = pool_geometry(a, ins[0], "avgpool")
     return TorchCall(f"torch.nn.AvgPool{len(k)}d", dict(
-        kernel_size=_compact(k), stride=_compact(s), padding=_compact(p),
+        kernel_size=compact(k), stride=compact(s), padding=compact(p),
         ceil_mode=a.ceil_mode, count_include_pad=a.count_include_pad))
 
 
@@ -117,3 +113,13 @@ for _kind in ("avg", "max"):
         torch=lambda a, ins, _k=_kind: TorchCall(
             f"torch.nn.Adaptive{_k.capitalize()}Pool{len(ins[0]) - 1}d", dict(output_size=a.output_size)),
         rf=_adaptive_rf, flops=_adaptive_flops, input_rank=(2, 3, 4)))
+
+
+# ------------------------------------------------------------ global pooling
+for _kind, _word in (("avg", "Average"), ("max", "Max")):
+    register(OpSpec(
+        name=f"global_{_kind}pool", category="pool",
+        doc=f"{_word} over every position of each channel: [C, ...] → [C]. FLOPs: 1 per input element.",
+        args=(), shape=lambda a, ins: (ins[0][0],), rf=lambda a, ins: GLOBAL,
+        flops=_adaptive_flops, input_rank=(2, 3, 4),
+        torch=lambda a, ins, _k=_kind: TorchCall("netdsl.runtime.GlobalPool", {"kind": _k})))

@@ -33,6 +33,7 @@ class Arg:
     choices: tuple = ()
     doc: str = ""
     minimum: Optional[float] = None
+    maximum: Optional[float] = None
 
     @property
     def required(self) -> bool:
@@ -200,10 +201,13 @@ def check_value(op: str, arg: Arg, value: Any) -> Any:
         raise ArgumentError(f"{op}: argument '{arg.name}' must be one of "
                             f"{', '.join(map(repr, arg.choices))}, got {value!r}",
                             hint=f"did you mean {guess!r}?" if guess else None)
-    if arg.minimum is not None:
-        for v in value if isinstance(value, tuple) else (value,):
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and v < arg.minimum:
-                raise ArgumentError(f"{op}: argument '{arg.name}' must be >= {arg.minimum}, got {value!r}")
+    for v in value if isinstance(value, tuple) else (value,):
+        if not _is_num(v):
+            continue
+        if arg.minimum is not None and v < arg.minimum:
+            raise ArgumentError(f"{op}: argument '{arg.name}' must be >= {arg.minimum}, got {value!r}")
+        if arg.maximum is not None and v > arg.maximum:
+            raise ArgumentError(f"{op}: argument '{arg.name}' must be <= {arg.maximum}, got {value!r}")
     if arg.type == "float" and isinstance(value, int):
         return float(value)
     return value
@@ -260,6 +264,11 @@ def spatial(shape: Shape, op: str, ranks: Sequence[int] = (2, 3, 4)) -> int:
         want = " or ".join(f"[{', '.join(['C'] + ['L', 'H W', 'D H W'][r - 2].split())}]" for r in ranks)
         raise ShapeError(f"{op} needs an input of shape {want}, got {list(shape)}")
     return len(shape) - 1
+
+
+def compact(values: tuple):
+    """(3, 3) → 3 so generated code reads like hand-written code."""
+    return values[0] if len(set(values)) == 1 else tuple(values)
 
 
 def positive(shape: Shape, op: str, detail: str = "") -> Shape:
