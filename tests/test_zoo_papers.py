@@ -2,10 +2,12 @@
 torch modules hand-built here from the papers' descriptions, and published
 parameter counts.  Each reference must have the same parameter count, the same
 per-layer output shapes, and, with its weights copied in, the same outputs."""
+import copy
 from collections import OrderedDict
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import netdsl
@@ -38,18 +40,15 @@ def copy_by_position(src: nn.Module, dst: nn.Module) -> None:
     dst.load_state_dict(dict(zip(dst_keys, src_items)), strict=True)
 
 
-def leaf_output_shapes(module: nn.Module, x: torch.Tensor):
-    """Output shape (batch dropped) of every leaf module, in execution order."""
-    shapes = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out: shapes.append(tuple(out.shape[1:])))
-             for m in module.modules() if not list(m.children())]
-    try:
-        with torch.no_grad():
-            out = module(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return shapes, out
+def leaf_output_shapes(module: nn.Module, x: torch.Tensor) -> list[tuple]:
+    """Output shape (batch dropped) of every leaf module, in execution order;
+    run on a weightless copy on the meta device, so full-size inputs cost nothing."""
+    shapes, module = [], copy.deepcopy(module).to("meta")
+    for m in module.modules():
+        if not list(m.children()):
+            m.register_forward_hook(lambda _m, _i, out: shapes.append(tuple(out.shape[1:])))
+    module(x.to("meta"))
+    return shapes
 
 
 def static_layer_shapes(net) -> list[tuple]:
@@ -57,17 +56,18 @@ def static_layer_shapes(net) -> list[tuple]:
     return [tuple(d["shape"]) for d in net.layers() if d["path"]]
 
 
-def assert_same_network(net, reference: nn.Module, x: torch.Tensor) -> None:
-    """Same params, same per-layer shapes, same outputs once weights are copied."""
+def assert_same_network(net, reference: nn.Module, x: torch.Tensor = None) -> None:
+    """Same params, same per-layer shapes at the declared input size, and the
+    same outputs once weights are copied (on ``x``, which may be smaller)."""
     reference.eval()
     model = net.to_torch().eval()
     assert net.params == count(reference) == count(model)
+    assert static_layer_shapes(net) == leaf_output_shapes(reference, image(net))
     randomize_norm_stats(reference)
     copy_by_position(reference, model)
-    shapes, want = leaf_output_shapes(reference, x)
-    assert static_layer_shapes(net) == shapes
+    x = image(net) if x is None else x
     with torch.no_grad():
-        got = model(x)
+        got, want = model(x), reference(x)
     assert got.shape == want.shape
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
@@ -183,8 +183,61 @@ def test_preact_resnet_matches_hand_built_v2(name, depths, bottleneck, params):
     assert_same_network(net, reference, image(net))
 
 
+# ------------------------------------------------------------------ Xception
+class SeparableConv(nn.Module):
+    """Depthwise 3×3 (one filter per channel) then pointwise 1×1, no bias; one leaf."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.depthwise = nn.Parameter(torch.randn(cin, 1, 3, 3) / 3)
+        self.pointwise = nn.Parameter(torch.randn(cout, cin, 1, 1) / cin ** 0.5)
+
+    def forward(self, x):
+        return F.conv2d(F.conv2d(x, self.depthwise, padding=1, groups=x.shape[1]), self.pointwise)
+
+
+class XceptionBlock(nn.Module):
+    """Chollet 2017 Fig. 5: [ReLU, sepconv, BN] per width, max pool if strided."""
+
+    def __init__(self, cin: int, widths, stride: int = 1, first_relu: bool = True):
+        super().__init__()
+        layers, c = [], cin
+        for i, width in enumerate(widths):
+            layers += ([nn.ReLU()] if first_relu or i else []) + [SeparableConv(c, width), nn.BatchNorm2d(width)]
+            c = width
+        layers += [nn.MaxPool2d(3, stride, 1)] if stride > 1 else []
+        self.rep = nn.Sequential(*layers)
+        self.skip = nn.Sequential(nn.Conv2d(cin, c, 1, stride, bias=False), nn.BatchNorm2d(c)) \
+            if stride > 1 or cin != c else None
+
+    def forward(self, x):
+        return self.rep(x) + (self.skip(x) if self.skip is not None else x)
+
+
+def xception_reference() -> nn.Sequential:
+    def conv_bn_relu(conv, c):
+        return [conv, nn.BatchNorm2d(c), nn.ReLU()]
+    return nn.Sequential(
+        *conv_bn_relu(nn.Conv2d(3, 32, 3, 2, bias=False), 32),
+        *conv_bn_relu(nn.Conv2d(32, 64, 3, bias=False), 64),
+        XceptionBlock(64, [128, 128], 2, first_relu=False),
+        XceptionBlock(128, [256, 256], 2), XceptionBlock(256, [728, 728], 2),
+        *[XceptionBlock(728, [728] * 3) for _ in range(8)],
+        XceptionBlock(728, [728, 1024], 2),
+        *conv_bn_relu(SeparableConv(1024, 1536), 1536),
+        *conv_bn_relu(SeparableConv(1536, 2048), 2048),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.5), nn.Linear(2048, 1000))
+
+
+def test_xception_matches_paper_count_and_hand_built_model():
+    net = netdsl.load(ARCH / "xception.net")
+    assert net.params == 22_855_952   # the paper's Table 3 (also timm's legacy_xception)
+    assert net.output_shapes["out"] == (1000,)
+    assert_same_network(net, xception_reference(), torch.randn(1, 3, 96, 96))
+
+
 # ------------------------------------------------------------------ every file
-ZOO_FILES = ["lenet5", "alexnet_paper", "nin", "preact_resnet18", "preact_resnet50"]
+ZOO_FILES = ["lenet5", "alexnet_paper", "nin", "preact_resnet18", "preact_resnet50", "xception"]
 
 
 @pytest.mark.parametrize("name", ZOO_FILES)
