@@ -129,6 +129,24 @@ def test_flops_and_rf_rules_run(op, example):
             assert rf is None or rf == "global" or len(rf) == len(in_shapes(net, data)[0]) - 1
 
 
+def with_argument(call: str, argument: str) -> str:
+    """``conv(8, 3)`` → ``conv(8, 3, <argument>)``; ``batchnorm`` → ``batchnorm(<argument>)``."""
+    return f"{call[:-1]}, {argument})" if call.endswith(")") else f"{call}({argument})"
+
+
+WEIGHTED = [pytest.param(EXAMPLES[s.name][0], id=s.name) for s in all_ops() if s.has_weights]
+
+
+@pytest.mark.parametrize("example", WEIGHTED)
+def test_init_and_bias_init_reach_every_weight(example):
+    call = with_argument(example.call, "init=constant(0.5), bias_init=constant(-1)")
+    model = run(Example(call, example.inputs, example.dtype)).model
+    for name, param in model.named_parameters():
+        kind = name.rpartition(".")[2]
+        want = 0.5 if kind.startswith("weight") else -1.0 if kind.startswith("bias") else None
+        assert want is not None and bool((param == want).all()), f"{name} not initialized"
+
+
 def test_lstm_macs_by_hand():
     """2 layers, bidirectional, T=5, F=4, H=3: layer 0 sees F=4, layer 1 sees 2·H=6."""
     net = netdsl.parse("network n {\n input x: [5, 4]\n lstm(3, num_layers=2, bidirectional=true)\n}")

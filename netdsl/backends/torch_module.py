@@ -56,8 +56,8 @@ def apply_inits(module: nn.Module, inits) -> None:
         fn = getattr(nn.init, spec["init"] + "_")
         kwargs = {k: v for k, v in spec.items() if k != "init"}
         with torch.no_grad():
-            for name, param in module.named_parameters(recurse=False):
-                if name.startswith(prefix):
+            for name, param in module.named_parameters():  # sepconv's live in its children
+                if name.rpartition(".")[2].startswith(prefix):
                     fn(param, **kwargs)
 
 
