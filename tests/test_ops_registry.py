@@ -7,6 +7,7 @@ FlopCounterMode MACs.
 """
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,9 +16,11 @@ from torch.utils.flop_counter import FlopCounterMode
 import netdsl
 from netdsl.errors import ArgumentError, NetdslError, ShapeError
 from netdsl.ops import all_ops, get_op
+from netdsl.ops.reference import render
 from op_examples import EXAMPLES, Example
 
 BATCH = 2
+ROOT = Path(__file__).resolve().parent.parent
 CASES = [pytest.param(op, example, id=f"{op}:{example.call}:{list(example.inputs)}")
          for op, examples in EXAMPLES.items() for example in examples]
 
@@ -203,3 +206,15 @@ def test_matmul_takes_exactly_two_inputs():
     source = Example("matmul { @x0\n @x1\n @x2 }", ((3, 3), (3, 3), (3, 3))).source()
     with pytest.raises(ShapeError, match="exactly 2 inputs"):
         netdsl.parse(source)
+
+
+def test_op_reference_is_up_to_date():
+    current = (ROOT / "docs" / "ops.md").read_text(encoding="utf-8")
+    assert current == render(), "docs/ops.md is stale: run python3 scripts/gen_ops_doc.py"
+
+
+def test_op_reference_lists_every_op_and_argument():
+    text = render()
+    for spec in all_ops():
+        assert f"### {spec.name}\n" in text
+        assert all(f"| `{arg.name}` |" in text for arg in spec.args)

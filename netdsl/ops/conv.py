@@ -123,10 +123,13 @@ def _conv_spec(name: str, ranks, doc: str) -> OpSpec:
         rf=conv_rf, input_rank=ranks, has_weights=True)
 
 
-register(_conv_spec("conv", (2, 3, 4), "Convolution; 1-d, 2-d or 3-d from the input's rank."))
-register(_conv_spec("conv1d", (2,), "1-d convolution over [C, L]."))
-register(_conv_spec("conv2d", (3,), "2-d convolution over [C, H, W]."))
-register(_conv_spec("conv3d", (4,), "3-d convolution over [C, D, H, W]."))
+_CONV_COST = (" MACs: output elements × in_channels/groups × kernel elements."
+              " FLOPs: the bias, 1 per output element.")
+
+register(_conv_spec("conv", (2, 3, 4), "Convolution; 1-d, 2-d or 3-d from the input's rank." + _CONV_COST))
+register(_conv_spec("conv1d", (2,), "1-d convolution over [C, L]." + _CONV_COST))
+register(_conv_spec("conv2d", (3,), "2-d convolution over [C, H, W]." + _CONV_COST))
+register(_conv_spec("conv3d", (4,), "3-d convolution over [C, D, H, W]." + _CONV_COST))
 
 
 # ------------------------------------------------------------ transposed conv
@@ -189,6 +192,8 @@ def tconv_torch(a, ins):
 
 register(OpSpec(
     name="conv_transpose", category="conv", aliases=("deconv", "upconv"),
-    doc="Transposed convolution (learned upsampling); 1-d, 2-d or 3-d from the input's rank.",
+    doc="Transposed convolution (learned upsampling); 1-d, 2-d or 3-d from the input's rank. "
+        "MACs (torch's count): input elements × out_channels/groups × kernel elements. "
+        "FLOPs: the bias, 1 per output element.",
     args=TCONV_ARGS, shape=tconv_shape, torch=tconv_torch, weights=tconv_weights,
     macs=tconv_macs, flops=conv_bias_flops, rf=tconv_rf, input_rank=(2, 3, 4), has_weights=True))

@@ -23,7 +23,8 @@ def _linear_weights(a, ins):
 
 register(OpSpec(
     name="linear", category="linear", aliases=("fc",),
-    doc="Fully connected layer over the last dimension; in_features is inferred.",
+    doc="Fully connected layer over the last dimension; in_features is inferred. "
+        "MACs: input elements × out_features. FLOPs: the bias, 1 per output element.",
     args=(Arg("out_features", "int", minimum=1), Arg("bias", "bool", True)),
     shape=_linear_shape,
     torch=lambda a, ins: TorchCall("torch.nn.Linear", dict(

@@ -41,8 +41,10 @@ def _ew_flops(a, ins, out):
     return prod(out) * (len(ins) - 1)
 
 
-for _name, _doc in (("add", "Elementwise sum of all inputs (residual joins)."),
-                    ("mul", "Elementwise product of all inputs, broadcasting (squeeze-excitation).")):
+for _name, _doc in (("add", "Elementwise sum of all inputs, broadcasting (residual joins). "
+                            "FLOPs: (inputs − 1) per output element."),
+                    ("mul", "Elementwise product of all inputs, broadcasting (squeeze-excitation). "
+                            "FLOPs: (inputs − 1) per output element.")):
     register(OpSpec(
         name=_name, category="merge", doc=_doc, args=(), arity=None,
         shape=_ew_shape(_name), flops=_ew_flops,

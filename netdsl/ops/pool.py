@@ -64,14 +64,15 @@ _POOL_ARGS = (Arg("kernel", "ints", minimum=1), Arg("stride", "ints", None, mini
 
 register(OpSpec(
     name="maxpool", category="pool", aliases=("max_pool",),
-    doc="Max pooling; stride defaults to the kernel size; overlapping when stride < kernel.",
+    doc="Max pooling; stride defaults to the kernel size; overlapping when stride < kernel. "
+        "FLOPs: 1 per window element per output.",
     args=_POOL_ARGS + (Arg("dilation", "ints", 1, minimum=1), Arg("ceil_mode", "bool", False)),
     shape=lambda a, ins: pool_shape(a, ins, "maxpool"), torch=_max_torch,
     rf=pool_rf, flops=pool_flops, input_rank=(2, 3, 4)))
 
 register(OpSpec(
     name="avgpool", category="pool", aliases=("avg_pool",),
-    doc="Average pooling; stride defaults to the kernel size.",
+    doc="Average pooling; stride defaults to the kernel size. FLOPs: 1 per window element per output.",
     args=_POOL_ARGS + (Arg("ceil_mode", "bool", False), Arg("count_include_pad", "bool", True)),
     shape=lambda a, ins: pool_shape(a, ins, "avgpool"), torch=_avg_torch,
     rf=pool_rf, flops=pool_flops, input_rank=(2, 3, 4)))
@@ -107,7 +108,7 @@ def _adaptive_flops(a, ins, out):
 for _kind in ("avg", "max"):
     register(OpSpec(
         name=f"adaptive_{_kind}pool", category="pool",
-        doc=f"Adaptive {_kind} pooling to a fixed output size (1 = global).",
+        doc=f"Adaptive {_kind} pooling to a fixed output size (1 = global). FLOPs: 1 per input element.",
         args=(Arg("output_size", "ints", minimum=1),),
         shape=lambda a, ins, _k=_kind: _adaptive_shape(a, ins, f"adaptive_{_k}pool"),
         torch=lambda a, ins, _k=_kind: TorchCall(

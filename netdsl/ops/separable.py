@@ -35,7 +35,8 @@ def _dw(rule):
 register(OpSpec(
     name="dwconv", category="conv", aliases=("depthwise_conv",),
     doc="Depthwise convolution: groups = in_channels, out_channels = in_channels·multiplier. "
-        "MACs: output elements × kernel elements (one input channel per output channel).",
+        "MACs: output elements × kernel elements (one input channel per output channel). "
+        "FLOPs: the bias, 1 per output element.",
     args=_GEOMETRY_ARGS + (Arg("multiplier", "int", 1, minimum=1, doc="output channels per input channel"),)
     + _TAIL_ARGS,
     shape=lambda a, ins: conv_shape(depthwise_args(a, ins, a.multiplier), ins, "dwconv"),
@@ -76,7 +77,9 @@ def _sep_torch(a, ins):
 register(OpSpec(
     name="sepconv", category="conv", aliases=("separable_conv",),
     doc="Depthwise-separable convolution: a depthwise conv (no bias) then a 1×1 pointwise conv "
-        "to out_channels, as one module with children `depthwise` and `pointwise`.",
+        "to out_channels, as one module with children `depthwise` and `pointwise`. "
+        "MACs: depthwise (positions × in_channels × kernel) + pointwise (output elements × in_channels). "
+        "FLOPs: the bias, 1 per output element.",
     args=(Arg("out_channels", "int", minimum=1, doc="output channels of the pointwise conv"),)
     + _GEOMETRY_ARGS + _TAIL_ARGS,
     shape=_sep_shape, torch=_sep_torch, weights=_sep_weights, macs=_sep_macs,
