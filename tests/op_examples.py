@@ -101,7 +101,7 @@ EXAMPLES: dict[str, list[Example]] = {
             ex("lrn(3, k=2)", (4, 2, 3, 3))],
     # ------------------------------------------------------------ activations
     "relu": [ex("relu"), ex("relu(inplace=true)", (7,))],
-    "relu6": [ex("relu6"), ex("relu6(inplace=true)", (4, 5))],
+    "relu6": [ex("relu6"), ex("relu6(inplace=true)", (6,))],
     "sigmoid": [ex("sigmoid")],
     "tanh": [ex("tanh")],
     "leaky_relu": [ex("leaky_relu"), ex("leaky_relu(0.2, inplace=true)", (7,))],

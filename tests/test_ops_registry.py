@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import netdsl
 from netdsl.errors import ArgumentError, NetdslError, ShapeError
-from netdsl.ops import all_ops, get_op
+from netdsl.ops import GLOBAL, NO_FIELD, AxisRF, all_ops, get_op
 from netdsl.ops.reference import render
 from op_examples import EXAMPLES, Example
 
@@ -129,7 +129,9 @@ def test_flops_and_rf_rules_run(op, example):
         assert isinstance(flops, int) and flops >= 0
         if spec.rf is not None:
             rf = spec.rf(data["args"], in_shapes(net, data))
-            assert rf is None or rf == "global" or len(rf) == len(in_shapes(net, data)[0]) - 1
+            axes = len(in_shapes(net, data)[0]) - 1
+            assert rf in (None, GLOBAL, NO_FIELD) or (
+                len(rf) == axes and all(isinstance(axis, AxisRF) for axis in rf)), rf
 
 
 def with_argument(call: str, argument: str) -> str:

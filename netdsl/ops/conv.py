@@ -1,6 +1,7 @@
 """Convolutions: conv (1-d/2-d/3-d by input rank), transposed conv."""
 from __future__ import annotations
 
+from fractions import Fraction
 from math import ceil, prod
 
 from ..errors import ArgumentError, ShapeError
@@ -177,8 +178,10 @@ def tconv_macs(a, ins, out):
 
 def tconv_rf(a, ins):
     k, s, p, _, d = _tconv_geometry(a, ins[0])
-    # An output pixel of a stride-s transposed conv sees ceil(k/s) inputs, spaced 1/s apart.
-    return [AxisRF(k[i], 1 / s[i], (d[i] * (k[i] - 1) - p[i]) / s[i], d[i]) for i in range(len(k))]
+    # Output u receives input i when u = i·s − p + j·d for a tap j < k, so i spans
+    # [(u + p − d·(k−1)) / s, (u + p) / s]: taps spaced d/s apart in input pixels.
+    return [AxisRF(k[i], Fraction(1, s[i]), Fraction(d[i] * (k[i] - 1) - p[i], s[i]), Fraction(d[i], s[i]))
+            for i in range(len(k))]
 
 
 def tconv_torch(a, ins):

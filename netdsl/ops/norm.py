@@ -45,12 +45,19 @@ def _bn_torch(a, ins):
         track_running_stats=a.track_running_stats))
 
 
+def statistics_rf(a, ins):
+    """Pointwise at eval with running statistics; without them every output
+    depends on the statistics of all positions."""
+    shape = ins[0]
+    return None if a.track_running_stats else whole_axes_rf(shape, range(1, len(shape)))
+
+
 def _batchnorm(name: str, ranks: tuple, doc: str, aliases=()) -> OpSpec:
     return register(OpSpec(
         name=name, category="norm", aliases=aliases, doc=doc,
         args=(_EPS, _MOMENTUM, Arg("affine", "bool", True), Arg("track_running_stats", "bool", True)),
         shape=_same, torch=_bn_torch, weights=_channel_weights, buffers=_running_stats,
-        flops=norm_flops, input_rank=ranks, has_weights=True))
+        flops=norm_flops, rf=statistics_rf, input_rank=ranks, has_weights=True))
 
 
 _batchnorm("batchnorm", (1, 2, 3, 4), "Batch normalization over the channel dim (dim 0); "
@@ -112,7 +119,7 @@ register(OpSpec(
         "1-d, 2-d or 3-d from the input's rank. FLOPs: 2/elem (4 with affine).",
     args=(Arg("affine", "bool", False), Arg("track_running_stats", "bool", False), _EPS, _MOMENTUM),
     shape=_same,
-    weights=_channel_weights, buffers=_running_stats, flops=norm_flops, rf=lambda a, ins: GLOBAL,
+    weights=_channel_weights, buffers=_running_stats, flops=norm_flops, rf=statistics_rf,
     torch=lambda a, ins: TorchCall(f"torch.nn.InstanceNorm{len(ins[0]) - 1}d", dict(
         num_features=ins[0][0], eps=a.eps, momentum=a.momentum, affine=a.affine,
         track_running_stats=a.track_running_stats)),

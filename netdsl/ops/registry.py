@@ -62,6 +62,10 @@ class AxisRF:
 #: Marker returned by an ``rf`` rule for layers that see their whole input.
 GLOBAL = "global"
 
+#: Returned by an ``rf`` rule when output positions stop corresponding to input
+#: positions (permute, reshape): like after flatten, the node has no field.
+NO_FIELD: tuple = ()
+
 
 class Args(dict):
     """Bound, validated argument values; also readable as attributes."""

@@ -2,7 +2,7 @@
 shuffle and chunk.  Dims exclude the batch (0 = channels).
 
 Receptive field: ops that move spatial axes around (reshape, permute,
-transpose) report GLOBAL — positions no longer line up with the input's.
+transpose) report NO_FIELD — positions no longer line up with the input's.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from math import prod
 
 from ..errors import ShapeError
 from .merge import torch_dim
-from .registry import GLOBAL, Arg, AxisRF, OpSpec, TorchCall, register
+from .registry import NO_FIELD, Arg, AxisRF, OpSpec, TorchCall, register
 
 register(OpSpec(
     name="identity", category="reshape", doc="Passes its input through unchanged.", args=(),
@@ -55,8 +55,9 @@ def _reshape_shape(a, ins):
     return tuple(total // known if d == -1 else d for d in want)
 
 
-def _moves_axes(a, ins, out) -> object:
-    return None if tuple(out) == tuple(ins[0]) else GLOBAL
+def _moves_axes(ins, out):
+    """None (pointwise) when the shape is unchanged, else NO_FIELD."""
+    return None if tuple(out) == tuple(ins[0]) else NO_FIELD
 
 
 register(OpSpec(
@@ -64,7 +65,7 @@ register(OpSpec(
     doc="View each sample as `shape` (batch excluded); one size may be -1 (inferred).",
     args=(Arg("shape", "shape", doc="the new shape, e.g. (4, -1)"),),
     shape=_reshape_shape,
-    rf=lambda a, ins: _moves_axes(a, ins, _reshape_shape(a, ins)),
+    rf=lambda a, ins: _moves_axes(ins, _reshape_shape(a, ins)),
     torch=lambda a, ins: TorchCall("netdsl.runtime.Reshape", {"shape": _reshape_shape(a, ins)})))
 
 
@@ -82,7 +83,7 @@ register(OpSpec(
     doc="Reorder the dims (batch excluded): permute((1, 2, 0)) turns [C, H, W] into [H, W, C].",
     args=(Arg("dims", "shape", doc="a permutation of 0 .. rank-1"),),
     shape=lambda a, ins: tuple(ins[0][d] for d in _permutation(a, ins)),
-    rf=lambda a, ins: None if _permutation(a, ins) == tuple(range(len(ins[0]))) else GLOBAL,
+    rf=lambda a, ins: None if _permutation(a, ins) == tuple(range(len(ins[0]))) else NO_FIELD,
     torch=lambda a, ins: TorchCall("netdsl.runtime.Permute", {
         "dims": (0, *(d + 1 for d in _permutation(a, ins)))})))
 
@@ -98,7 +99,7 @@ def _transpose_shape(a, ins):
 def _transpose_rf(a, ins):
     (shape,) = ins
     same = dim_index(a.dim0, shape, "transpose") == dim_index(a.dim1, shape, "transpose")
-    return None if same else GLOBAL
+    return None if same else NO_FIELD
 
 
 register(OpSpec(

@@ -1,7 +1,8 @@
 """Ops that change spatial sizes without weights: pad and upsample."""
 from __future__ import annotations
 
-from math import floor, prod
+from fractions import Fraction
+from math import floor, lcm, prod
 
 from ..errors import ArgumentError, ShapeError
 from .conv import fpad_order
@@ -83,23 +84,38 @@ def _upsample_shape(a, ins):
     return positive((shape[0], *sizes), "upsample", f" from input {list(shape)}")
 
 
-def _upsample_rf(a, ins):
-    """Per axis: an output pixel interpolates `taps` inputs spaced 1/scale apart.
+def _source_ratio(a, size: int, new: int, factor) -> Fraction:
+    """Input pixels per output pixel as torch's kernels compute source indices."""
+    if a.align_corners:
+        return Fraction(size - 1, max(new - 1, 1))
+    if factor is not None:
+        return 1 / Fraction(factor).limit_denominator(1 << 20)
+    return Fraction(size, new)
 
-    Output 0 sits at input coordinate 0.5/scale − 0.5 (0 with align_corners
-    or nearest); padding places the window's centre there.
-    """
+
+def _axis_window(a, ratio: Fraction) -> AxisRF:
+    """Output u reads source point src = u·ratio + offset.  Nearest takes floor(src);
+    the interpolating modes weigh the inputs strictly within taps/2 of src.  With
+    src's fractions on a grid of 1/q, [src − c, src + c] (nearest: [src − c, src])
+    holds exactly those inputs for c = taps/2 − 1/q (nearest: 1 − 1/q)."""
+    offset = 0 if a.mode == "nearest" or a.align_corners else (ratio - 1) / 2
+    grid = lcm(ratio.denominator, Fraction(offset).denominator)
+    if grid == 1:
+        return AxisRF(1, ratio, -offset)
+    if a.mode == "nearest":
+        reach = 1 - Fraction(1, grid)
+        return AxisRF(2, ratio, reach, reach)
+    reach = Fraction(_TAPS[a.mode], 2) - Fraction(1, grid)
+    return AxisRF(2, ratio, reach - offset, 2 * reach)
+
+
+def _upsample_rf(a, ins):
     (shape,) = ins
-    out, taps = _upsample_shape(a, ins), _TAPS[a.mode]
-    axes = []
-    for size, new in zip(shape[1:], out[1:]):
-        if a.align_corners:
-            stride, first_centre = (size - 1) / max(new - 1, 1), 0.0
-        else:
-            stride = size / new
-            first_centre = 0.0 if a.mode == "nearest" else stride / 2 - 0.5
-        axes.append(AxisRF(taps, stride, (taps - 1) / 2 - first_centre))
-    return axes
+    out = _upsample_shape(a, ins)
+    n = len(out) - 1
+    factors = expand(a.scale_factor, n) if a.scale_factor is not None else (None,) * n
+    return [_axis_window(a, _source_ratio(a, size, new, factor))
+            for size, new, factor in zip(shape[1:], out[1:], factors)]
 
 
 register(OpSpec(
