@@ -8,7 +8,7 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import ShapeError
-from .registry import GLOBAL, Arg, OpSpec, TorchCall, register
+from .registry import GLOBAL, NO_FIELD, Arg, OpSpec, TorchCall, register
 
 
 def broadcast(shapes, op: str):
@@ -73,6 +73,8 @@ register(OpSpec(
     name="concat", category="merge", aliases=("cat",),
     doc="Concatenate inputs along a dim (0 = channels).",
     args=(Arg("dim", "int", 0),), arity=None, shape=_concat_shape,
+    # along a spatial dim the later inputs' positions shift: no common field
+    rf=lambda a, ins: None if a.dim % len(ins[0]) == 0 else NO_FIELD,
     torch=lambda a, ins: TorchCall("netdsl.runtime.concat", {"dim": torch_dim(a.dim)}, functional=True)))
 
 
