@@ -76,6 +76,11 @@ class Network:
         module = build_module(self)
         return module.to(device) if device is not None else module
 
+    def to_source(self, source: Optional[str] = None) -> str:
+        """Readable PyTorch source defining this network; ``source`` names the .net file."""
+        from .backends.torch_source import generate
+        return generate(self, source)
+
     def __repr__(self) -> str:
         return f"<Network {self.name}: {len(self.graph)} nodes, input {list(self.input_shape)}>"
 
