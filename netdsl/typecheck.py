@@ -5,7 +5,7 @@ from collections import ChainMap
 from typing import Any, Optional
 
 from . import ast
-from .errors import ArgumentError, Span, UnknownName, suggest
+from .errors import ArgumentError, NetdslError, Span, UnknownName, suggest
 from .expr import Evaluator
 
 PARAM_TYPES = {
@@ -57,19 +57,17 @@ def _value_for(param: ast.Param, given: dict, env: dict, outer: Evaluator,
 
 
 def _coerce(value: Any, param: ast.Param) -> Any:
-    """Values from the command line arrive as text; read them by the declared type."""
-    if not isinstance(value, str) or param.type in (None, "str", "any"):
+    """Values from the command line arrive as text: read them as netdsl literals
+    (``10``, ``0.5``, ``true``, ``(5, 10, 5)``); text that is no literal stays text."""
+    if not isinstance(value, str) or param.type == "str":
         return value
+    if param.type == "bool" and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    from .parser import parse_expr
     try:
-        if param.type == "int":
-            return int(value.replace("_", ""))
-        if param.type == "float":
-            return float(value)
-        if param.type == "bool" and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-    except ValueError:
-        pass
-    return value
+        return Evaluator({}).eval(parse_expr(value, "<command line>", 1, 1))
+    except NetdslError:
+        return value
 
 
 def _check_type(param: ast.Param, value: Any, block: ast.BlockDef, caller: Optional[Span]) -> None:

@@ -186,3 +186,10 @@ network n {   # another
   relu
 }""")
     assert net.output_shapes["out"] == (4, 6, 6)
+
+
+def test_command_line_overrides_are_read_as_literals(net_from):
+    src = "network n(sizes: tuple = (4,), act: str = \"relu\", p: float = 0.5) { input [3]\n linear(sum(sizes)) }"
+    net = net_from(src, params={"sizes": "(2, 3, 5)", "act": "elu", "p": "1"})
+    assert net.graph.graph["params"] == {"sizes": (2, 3, 5), "act": "elu", "p": 1.0}
+    assert net.output_shapes["out"] == (10,)
