@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from math import prod
 
-from ..errors import ArgumentError, ShapeError
+from ..errors import ArgumentError
 from .registry import GLOBAL, Arg, AxisRF, OpSpec, TorchCall, compact, expand, positive, register, spatial
 
 
