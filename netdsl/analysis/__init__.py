@@ -4,3 +4,9 @@ reads node attributes and writes its own; none imports torch."""
 
 def run_passes(graph) -> None:
     """Every pass after parameter counting, in dependency order."""
+    from .macs import count_macs
+    from .memory import activation_sizes
+    from .receptive_field import receptive_fields
+    count_macs(graph)
+    receptive_fields(graph)
+    activation_sizes(graph)

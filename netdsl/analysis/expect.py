@@ -8,16 +8,31 @@ from ..expr import Evaluator
 
 
 def metrics(net) -> dict:
-    """The names an ``expect`` expression can use."""
+    """The names an ``expect`` expression can use (docs/analysis.md lists them)."""
+    from .memory import activation_bytes, forward_peak
+    net.analyze()
     shapes = list(net.output_shapes.values())
-    return {
+    names = {
         "params": net.params,
         "trainable_params": net.trainable_params,
+        "frozen_params": net.params - net.trainable_params,
         "buffers": net.buffers,
+        "macs": net.macs,
+        "flops": net.flops,
+        "activation_bytes": activation_bytes(net.graph),
+        "peak_bytes": forward_peak(net.graph),
         "output": shapes[0] if shapes else (),
-        "outputs": {k: v for k, v in net.output_shapes.items()},
+        "outputs": dict(net.output_shapes),
         "input": net.input_shape,
     }
+    field = net.receptive_field
+    if field is not None:  # networks without spatial axes have no ``rf``
+        names.update(rf=field.largest, rf_size=field.pixels, rf_stride=_plain(field.stride))
+    return names
+
+
+def _plain(values: tuple) -> tuple:
+    return tuple(int(v) if v == int(v) else float(v) for v in values)
 
 
 def check_expectations(net) -> None:

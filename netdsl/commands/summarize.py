@@ -1,48 +1,61 @@
-"""``netdsl summarize``: the layer table.  Never imports torch."""
+"""``netdsl summarize``: shapes, parameters, MACs/FLOPs, receptive field and
+memory of a network, as a table, Markdown, CSV or JSON.  Never imports torch."""
 from __future__ import annotations
 
-from ..analysis.expect import check_expectations
+import argparse
+
 from ..cli import add_network_arguments, command, load_network
 
-
-def _fmt_int(n: int) -> str:
-    return f"{n:,}"
-
-
-def layer_rows(net) -> list[tuple[str, str, str, str]]:
-    rows = []
-    for data in net.nodes():
-        if data["op"] == "input":
-            rows.append((f"input {data['label']}", "input", str(list(data["shape"])), ""))
-            continue
-        name = data["path"] or ".".join(data["scope"] + (data["op"],))
-        rows.append((name, data["op"], str(list(data["shape"])), _fmt_int(data["params"])))
-    return rows
+DTYPES = ("float32", "float16", "bfloat16", "float64")
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam", "adamw")
 
 
-def format_table(net) -> str:
-    header = ("Layer", "Op", "Output shape", "Params")
-    rows = layer_rows(net)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    line = lambda r: "  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1]),
-                                r[2].ljust(widths[2]), r[3].rjust(widths[3])])
-    rule = "-" * len(line(header))
-    out = [f"{net.name}", rule, line(header), rule, *map(line, rows), rule]
-    out.append(f"Total params:     {_fmt_int(net.params)}")
-    out.append(f"Trainable params: {_fmt_int(net.trainable_params)}")
-    out.append(f"Buffers:          {_fmt_int(net.buffers)}")
-    return "\n".join(out)
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
-@command("summarize", "print a layer table: output shapes and parameters")
+def add_report_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``summarize`` and ``diff``."""
+    p.add_argument("--batch", "-b", type=positive_int, default=1,
+                   help="batch size: scales MACs, FLOPs and activation memory (default 1)")
+    p.add_argument("--depth", "-d", type=positive_int, default=None, metavar="N",
+                   help="fold everything deeper than N name components into its block's row")
+    p.add_argument("--dtype", choices=DTYPES, default="float32",
+                   help="element type of weights and activations for the memory figures")
+
+
+@command("summarize", "layer table: shapes, params, MACs/FLOPs, receptive field, memory")
 class Summarize:
     @staticmethod
     def add_arguments(p):
         add_network_arguments(p)
+        add_report_arguments(p)
+        p.add_argument("--format", "-f", choices=("table", "json", "csv", "md"), default="table",
+                       help="output format; json is a stable interface (docs/analysis.md)")
+        p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                       help="optimizer whose state the training-memory estimate counts (default adam)")
 
     @staticmethod
     def run(args) -> int:
+        from ..analysis.expect import check_expectations
+        from ..report.summary import build_summary
         net = load_network(args).analyze()
         check_expectations(net)
-        print(format_table(net))
+        summary = build_summary(net, batch=args.batch, dtype=args.dtype, depth=args.depth,
+                                optimizer=args.optimizer)
+        print(render(summary, args.format))
         return 0
+
+
+def render(summary: dict, fmt: str) -> str:
+    if fmt == "json":
+        import json
+        return json.dumps(summary, indent=2)
+    from ..report.render import RENDERERS
+    return RENDERERS[fmt](summary).rstrip("\n")

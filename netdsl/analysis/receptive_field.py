@@ -1,0 +1,206 @@
+"""Receptive fields per spatial axis (Araujo et al., Distill 2019).
+
+Along one axis, output unit ``u`` of a node sees the input pixels in the window
+``[u·stride − padding, u·stride − padding + size − 1]`` of the network input:
+``stride`` is the effective stride (jump), ``padding`` the effective padding,
+and unit 0's centre lies at ``(size − 1)/2 − padding``.  A layer whose rule is
+``AxisRF(k, s, p, d)`` maps its output unit ``u`` to its input window
+``[u·s − p, u·s − p + d·(k − 1)]``, so through it
+
+    size' = size + d·(k − 1)·stride,  stride' = s·stride,  padding' = padding + p·stride.
+
+Upsampling layers have s < 1 and may have fractional padding and dilation;
+their values stay exact (``Fraction``), and ``size`` is then the widest
+window over output positions.  Several paths (residual, inception, dense)
+join by the union of their windows; when their strides or centres differ the
+field is flagged ``misaligned``.  A node that sees its whole input (global
+pooling, linear, LSTM) is ``GLOBAL``; a node without spatial axes (after
+flatten) has no field (``None``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import ceil, floor
+from typing import Optional, Union
+
+from ..ops.registry import GLOBAL, NO_FIELD, AxisRF, get_op
+
+Number = Union[int, Fraction]
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """The field of every output unit of a node, per spatial axis."""
+
+    size: tuple[Number, ...]
+    stride: tuple[Number, ...]
+    padding: tuple[Number, ...]
+    misaligned: bool = False
+
+    @property
+    def center(self) -> tuple[Number, ...]:
+        """Where the centre of output unit 0's window lies, in input pixels."""
+        return tuple(Fraction(r - 1, 2) - p for r, p in zip(self.size, self.padding))
+
+    @property
+    def pixels(self) -> tuple[int, ...]:
+        """Whole input pixels in the widest window, per axis."""
+        return tuple(_widest(r, s, p) for r, s, p in zip(self.size, self.stride, self.padding))
+
+    @property
+    def largest(self) -> int:
+        return max(self.pixels, default=1)
+
+
+Field = Union[ReceptiveField, str, None]  # str: GLOBAL
+
+
+def identity_field(axes: int) -> Optional[ReceptiveField]:
+    """The field of an input: each unit sees itself."""
+    return ReceptiveField((1,) * axes, (1,) * axes, (0,) * axes) if axes else None
+
+
+def receptive_fields(graph) -> None:
+    """Write ``rf`` (ReceptiveField, GLOBAL or None) on every node."""
+    nodes = graph.nodes
+    for _, data in nodes(data=True):
+        if data["op"] == "input":
+            data["rf"] = identity_field(len(data["shape"]) - 1)
+            continue
+        inputs = [nodes[i] for i in data["inputs"]]
+        data["rf"] = node_field(data, inputs)
+
+
+def node_field(data: dict, inputs: list[dict]) -> Field:
+    """The field of one node from its inputs' fields and its op's rule."""
+    fields = [d["rf"] for d in inputs]
+    if GLOBAL in fields:
+        return GLOBAL
+    rule = layer_rule(data, inputs)
+    if rule == GLOBAL:
+        return GLOBAL
+    if rule == NO_FIELD:  # positions stop matching the input's (permute, spatial concat)
+        return None
+    joined = fields[0] if len(fields) == 1 else join(fields)
+    if joined is None or joined == GLOBAL:
+        return joined
+    if rule is None:  # pointwise, unless the op reshapes the spatial axes away
+        return joined if len(data["shape"]) - 1 == len(joined.size) else None
+    if len(rule) != len(joined.size):
+        return None
+    return through(joined, rule)
+
+
+def layer_rule(data: dict, inputs: list[dict]):
+    """The op's per-axis geometry (``AxisRF`` list), GLOBAL, NO_FIELD, or None (pointwise)."""
+    spec = get_op(data["op"])
+    return spec.rf(data["args"], [d["shape"] for d in inputs]) if spec.rf else None
+
+
+def through(field: ReceptiveField, rule: list[AxisRF]) -> ReceptiveField:
+    """The field after one layer with per-axis geometry ``rule``."""
+    size, stride, padding = [], [], []
+    for r, s, p, layer in zip(field.size, field.stride, field.padding, rule):
+        k, ls, lp, d = (exact(x) for x in (layer.kernel, layer.stride, layer.padding, layer.dilation))
+        size.append(r + d * (k - 1) * s)
+        stride.append(ls * s)
+        padding.append(p + lp * s)
+    return ReceptiveField(tuple(size), tuple(stride), tuple(padding), field.misaligned)
+
+
+def join(fields: list[Field]) -> Field:
+    """Union of the windows of several paths meeting at a merge."""
+    first = fields[0]
+    if all(f == first for f in fields[1:]):
+        return first
+    if any(f is None for f in fields) or len({len(f.size) for f in fields}) != 1:
+        return GLOBAL  # a flat or differently shaped input mixes unaligned positions
+    axes = range(len(first.size))
+    start = [min(-f.padding[a] for f in fields) for a in axes]
+    end = [max(f.size[a] - 1 - f.padding[a] for f in fields) for a in axes]
+    misaligned = (any(f.misaligned for f in fields) or len({f.stride for f in fields}) > 1
+                  or len({f.center for f in fields}) > 1)
+    return ReceptiveField(tuple(e - s + 1 for s, e in zip(start, end)),
+                          tuple(max(f.stride[a] for f in fields) for a in axes),
+                          tuple(-s for s in start), misaligned)
+
+
+def exact(value) -> Number:
+    """An int or a Fraction for a rule's number (upsampling rules give floats like 0.5)."""
+    if isinstance(value, (int, Fraction)):
+        return value
+    if float(value).is_integer():
+        return int(value)
+    return Fraction(value).limit_denominator(1 << 20)
+
+
+def _widest(size: Number, stride: Number, padding: Number) -> int:
+    """Most whole pixels a window ``[u·stride − padding, … + size − 1]`` holds over units ``u``."""
+    if isinstance(size, int) and isinstance(stride, int) and isinstance(padding, int):
+        return size
+    period = Fraction(stride).denominator
+    return max(floor(start + size - 1) - ceil(start) + 1
+               for start in (u * stride - padding for u in range(min(period, 64))))
+
+
+def feature_node(graph, output: int) -> Optional[int]:
+    """The node whose field describes the network: ``output`` itself if it has a
+    spatial field, else its nearest ancestor that has one (the last feature map
+    before global pooling or flattening)."""
+    nodes = graph.nodes
+    best, stack, seen = None, [output], {output}
+    while stack:
+        node = stack.pop()
+        if isinstance(nodes[node]["rf"], ReceptiveField):
+            best = node if best is None else max(best, node)
+            continue
+        for source in nodes[node]["inputs"]:
+            if source not in seen:
+                seen.add(source)
+                stack.append(source)
+    return best
+
+
+def centre_field(graph, node: int) -> ReceptiveField:
+    """The exact field, on the main input, of the centre unit of ``node`` (a node
+    with a spatial field).
+
+    The per-node ``rf`` composes real-valued windows, which after an upsampling
+    layer cover every phase of the output grid; here integer index ranges are
+    carried back from the one centre unit, so the size is exact in every case.
+    Stride and the misalignment flag are the node's; padding places this size.
+    """
+    field = graph.nodes[node]["rf"]
+    unit = [(m - 1) // 2 for m in graph.nodes[node]["shape"][1:]]
+    box = _input_box(graph, node, [(u, u) for u in unit], graph.graph["inputs"][0]["node"])
+    size = tuple(hi - lo + 1 for lo, hi in box)
+    padding = tuple(u * s - lo for u, s, (lo, _) in zip(unit, field.stride, box))
+    return ReceptiveField(size, field.stride, padding, field.misaligned)
+
+
+def _input_box(graph, node: int, box: list, source: int) -> list[tuple[int, int]]:
+    """Carry index ranges back from ``node`` (ids are topological) to input ``source``."""
+    nodes = graph.nodes
+    boxes = {node: box}
+    for current in range(node, source, -1):
+        box = boxes.pop(current, None)
+        if box is None or nodes[current]["op"] == "input":
+            continue
+        data = nodes[current]
+        inputs = [nodes[i] for i in data["inputs"]]
+        rule = layer_rule(data, inputs)
+        before = box if rule is None else [_back(lo, hi, axis) for (lo, hi), axis in zip(box, rule)]
+        for i in data["inputs"]:
+            seen = boxes.get(i)
+            boxes[i] = before if seen is None else [(min(a, c), max(b, d))
+                                                     for (a, b), (c, d) in zip(seen, before)]
+    if source not in boxes:
+        raise ValueError(f"node {node} does not depend on input node {source}")
+    return boxes[source]
+
+
+def _back(lo: int, hi: int, layer: AxisRF) -> tuple[int, int]:
+    """Input pixels read by output units lo..hi of a layer with geometry ``layer``."""
+    k, s, p, d = (exact(x) for x in (layer.kernel, layer.stride, layer.padding, layer.dilation))
+    return ceil(lo * s - p), floor(hi * s - p + d * (k - 1))

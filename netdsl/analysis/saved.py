@@ -1,0 +1,166 @@
+"""What autograd keeps from forward to backward, op by op.
+
+Measured with ``torch.autograd.graph.saved_tensors_hooks`` (tests/test_memory.py
+checks every rule marked exact against torch).  A rule names which graph
+values an op saves (its inputs, its output) and the extra tensors it makes
+for backward: argmax indices (int64), dropout masks, normalization
+statistics (float32).  Ops without a rule are assumed to save their input.
+"""
+from __future__ import annotations
+
+from math import prod
+from typing import Callable
+
+from ..ops.conv import conv_geometry
+
+INDEX_BYTES = 8
+STAT_BYTES = 4
+
+#: Element dropout on CUDA keeps a bool mask; on CPU (and for channel dropout) the
+#: mask has the activation dtype.
+FUSED_MASK_BYTES = {"cuda": 1}
+
+
+class Saved:
+    """What one op keeps: graph values (node ids), bytes per sample, bytes per batch."""
+
+    def __init__(self, values=(), per_sample: int = 0, fixed: int = 0):
+        self.values, self.per_sample, self.fixed = list(values), per_sample, fixed
+
+
+Rule = Callable[[int, dict, list, int], Saved]
+
+
+def _nothing(node, data, ins, width) -> Saved:
+    return Saved()
+
+
+def _input(node, data, ins, width) -> Saved:
+    return Saved(data["inputs"][:1])
+
+
+def _inputs(node, data, ins, width) -> Saved:
+    return Saved(data["inputs"])
+
+
+def _output(node, data, ins, width) -> Saved:
+    return Saved([node])
+
+
+def _input_and_output(node, data, ins, width) -> Saved:
+    return Saved([data["inputs"][0], node])
+
+
+def _weighted(node, data, ins, width) -> Saved:
+    """Layers with weights save their input only when the weights train."""
+    return Saved(data["inputs"][:1]) if data["trainable_params"] else Saved()
+
+
+def _convolution(node, data, ins, width) -> Saved:
+    """A conv saves the tensor it convolves: its input, or the padded copy it makes
+    for asymmetric padding and for the reflect, replicate and circular modes (the
+    first two also keep their input)."""
+    if not data["trainable_params"]:
+        return Saved()
+    mode = data["args"].get("padding_mode", "zeros")
+    pads = conv_geometry(data["args"], ins[0], data["op"])[3]
+    if mode == "zeros" and all(before == after for before, after in pads):
+        return Saved(data["inputs"][:1])
+    padded = ins[0][0] * prod(size + before + after for size, (before, after) in zip(ins[0][1:], pads))
+    keeps_input = data["inputs"][:1] if mode in ("reflect", "replicate") else []
+    return Saved(keeps_input, per_sample=padded * width)
+
+
+def _argmax(node, data, ins, width) -> Saved:
+    return Saved(data["inputs"][:1], per_sample=prod(data["shape"]) * INDEX_BYTES)
+
+
+def _adaptive_avg(node, data, ins, width) -> Saved:
+    """Torch computes a 1×…×1 adaptive average as a mean, which saves nothing."""
+    return Saved() if all(d == 1 for d in data["shape"][1:]) else _input(node, data, ins, width)
+
+
+def _batch_stats(node, data, ins, width) -> Saved:
+    """Mean and inverse deviation per channel, shared by the batch."""
+    return Saved(data["inputs"][:1], fixed=2 * data["shape"][0] * STAT_BYTES)
+
+
+def _sample_stats(groups: Callable[[dict], int]) -> Rule:
+    """Mean and inverse deviation per sample and group."""
+    def rule(node, data, ins, width) -> Saved:
+        return Saved(data["inputs"][:1], per_sample=2 * groups(data) * STAT_BYTES)
+    return rule
+
+
+def _dropout_mask(per_channel: bool) -> Rule:
+    """The scaled keep-mask.  With p = 0 torch returns the input and keeps nothing;
+    with p = 1 it multiplies by a zero scalar, which it keeps."""
+    def rule(node, data, ins, width) -> Saved:
+        if data["args"]["p"] in (0, 1):
+            return Saved(fixed=width if data["args"]["p"] == 1 else 0)
+        shape = data["shape"]
+        return Saved(per_sample=(shape[0] if per_channel else prod(shape)) * width)
+    return rule
+
+
+def _activation(node, data, ins, width) -> Saved:
+    """Activations save their input; in place, those whose gradient follows from
+    their result (leaky_relu, elu, selu) save that instead."""
+    return Saved([node]) if data["args"].get("inplace", False) else Saved(data["inputs"][:1])
+
+
+def _activation_copy(node, data, ins, width) -> Saved:
+    """Activations whose gradient needs the input save a copy of it when run in place."""
+    if data["args"].get("inplace", False):
+        return Saved(per_sample=prod(data["shape"]) * width)
+    return Saved(data["inputs"][:1])
+
+
+def _lrn(node, data, ins, width) -> Saved:
+    """torch's composite LRN: input, two input-sized temporaries, channel-padded squares."""
+    shape = data["shape"]
+    padded = (shape[0] + data["args"]["size"] - 1) * prod(shape[1:])
+    return Saved(data["inputs"][:1], per_sample=(2 * prod(shape) + padded) * width)
+
+
+def _padding_copy(node, data, ins, width) -> Saved:
+    mode = data["args"].get("mode", "constant")
+    return Saved(data["inputs"][:1]) if mode in ("reflect", "replicate") else Saved()
+
+
+RULES: dict[str, Rule] = {
+    **dict.fromkeys(("conv", "conv1d", "conv2d", "conv3d", "dwconv"), _convolution),
+    **dict.fromkeys(("conv_transpose", "linear", "embedding", "prelu"), _weighted),
+    **dict.fromkeys(("relu", "sigmoid", "tanh", "softmax", "log_softmax"), _output),
+    **dict.fromkeys(("leaky_relu", "elu", "selu"), _activation),
+    **dict.fromkeys(("relu6", "silu", "gelu", "softplus", "hardswish", "hardsigmoid", "mish"),
+                    _activation_copy),
+    **dict.fromkeys(("maxpool", "adaptive_maxpool"), _argmax),
+    **dict.fromkeys(("maxout", "global_maxpool"), _input_and_output),
+    **dict.fromkeys(("mul", "matmul"), _inputs),
+    **dict.fromkeys(("add", "concat", "identity", "flatten", "reshape", "permute", "transpose",
+                     "chunk", "channel_shuffle", "upsample", "scale", "global_avgpool"), _nothing),
+    **dict.fromkeys(("batchnorm", "batchnorm1d", "batchnorm2d", "batchnorm3d"), _batch_stats),
+    "layernorm": _sample_stats(lambda d: prod(d["shape"][:len(d["shape"]) - d["args"]["dims"]])),
+    "groupnorm": _sample_stats(lambda d: d["args"]["groups"]),
+    "instancenorm": _sample_stats(lambda d: d["shape"][0]),
+    "avgpool": _input,
+    "adaptive_avgpool": _adaptive_avg,
+    "dropout": _dropout_mask(per_channel=False),
+    "alpha_dropout": _dropout_mask(per_channel=False),
+    **dict.fromkeys(("dropout1d", "dropout2d", "dropout3d"), _dropout_mask(per_channel=True)),
+    "lrn": _lrn,
+    "pad": _padding_copy,
+}
+
+#: Rules that torch matches exactly on CPU (the rest are documented approximations).
+APPROXIMATE = frozenset({"lrn", "lstm", "gru", "rnn", "sepconv", "instancenorm", "matmul"})
+
+
+def saved_by(node: int, data: dict, ins: list, width: int, device: str = "cuda") -> Saved:
+    """What autograd keeps for ``node`` (inputs of shapes ``ins``, activations
+    ``width`` bytes wide) when its output needs a gradient."""
+    saved = RULES.get(data["op"], _input)(node, data, ins, width)
+    if data["op"] == "dropout" and device in FUSED_MASK_BYTES:
+        saved.per_sample = saved.per_sample // width * FUSED_MASK_BYTES[device]
+    return saved

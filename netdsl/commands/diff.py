@@ -1,0 +1,42 @@
+"""``netdsl diff A.net B.net``: what changed in shapes, parameters, MACs and
+receptive field, block by block.  Never imports torch."""
+from __future__ import annotations
+
+import argparse
+
+from ..cli import command, load_network
+from .summarize import add_report_arguments
+
+
+@command("diff", "compare two networks: shapes, params, MACs and receptive field, block by block")
+class Diff:
+    @staticmethod
+    def add_arguments(p):
+        p.add_argument("file_a", help="the first .net file")
+        p.add_argument("file_b", help="the second .net file")
+        p.add_argument("--network", "-n", help="which network of each file (default: the only one)")
+        p.add_argument("--set", "-s", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a network parameter in both files")
+        p.add_argument("--input", "-i", metavar="SHAPE", help="override both input shapes, e.g. 3x299x299")
+        add_report_arguments(p)
+        p.set_defaults(depth=2)
+        p.add_argument("--format", "-f", choices=("text", "json"), default="text")
+
+    @staticmethod
+    def run(args) -> int:
+        from ..report.diff import diff_summaries, diff_text
+        a, b = (_summary(args, path) for path in (args.file_a, args.file_b))
+        diff = diff_summaries(a, b)
+        if args.format == "json":
+            import json
+            print(json.dumps(diff, indent=2))
+        else:
+            print(diff_text(diff))
+        return 0
+
+
+def _summary(args, path: str) -> dict:
+    from ..report.summary import build_summary
+    one = argparse.Namespace(**{**vars(args), "file": path})
+    net = load_network(one).analyze()
+    return build_summary(net, batch=args.batch, dtype=args.dtype, depth=args.depth)

@@ -1,0 +1,142 @@
+"""Summaries as text: an aligned terminal table, Markdown, or CSV.
+
+Each renderer takes the dict of ``summary.build_summary`` and returns a string.
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+COLUMNS = ("Layer", "Op", "Output shape", "Params", "MACs", "RF")
+NUMERIC = {"Params", "MACs"}
+
+
+def shape_text(shape: list) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def si(n: float) -> str:
+    """1_814_073_344 → '1.81 G' (powers of 1000, for MACs and FLOPs)."""
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return str(n)
+
+
+def binary(n: float) -> str:
+    """Bytes in KiB/MiB/GiB."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def field_text(field) -> str:
+    """Per-layer RF cell: '7', '7x1', 'global', or '' without spatial axes; '*' if misaligned."""
+    if field is None:
+        return ""
+    if field["global"]:
+        return "global"
+    sizes = field["size"]
+    text = str(sizes[0]) if len(set(sizes)) == 1 else "x".join(map(str, sizes))
+    return text + ("*" if field["misaligned"] else "")
+
+
+def _cells(layer: dict) -> tuple[str, ...]:
+    if layer["kind"] == "input":
+        return (layer["name"], "input", shape_text(layer["output_shape"]), "", "", "")
+    return (layer["name"], layer["op"], shape_text(layer["output_shape"]), f"{layer['params']:,}",
+            f"{layer['macs']:,}", field_text(layer["receptive_field"]))
+
+
+def table(summary: dict) -> str:
+    """The terminal table: header, one aligned line per row, totals."""
+    body = [_cells(layer) for layer in summary["layers"]]
+    widths = [max(len(r[i]) for r in [COLUMNS, *body]) for i in range(len(COLUMNS))]
+
+    def line(cells) -> str:
+        return "  ".join(c.rjust(w) if COLUMNS[i] in NUMERIC else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    rule = "-" * len(line(COLUMNS))
+    return "\n".join([_title(summary), rule, line(COLUMNS), rule, *map(line, body), rule,
+                      *footer(summary)])
+
+
+def _title(summary: dict) -> str:
+    inputs = ", ".join(f"{i['name']} {shape_text(i['shape'])} {i['dtype']}" for i in summary["inputs"])
+    depth = f", depth {summary['depth']}" if summary["depth"] is not None else ""
+    return f"{summary['network']}: input {inputs}; batch {summary['batch']}, {summary['dtype']}{depth}"
+
+
+def footer(summary: dict) -> list[str]:
+    """Totals, receptive field and memory lines shared by the table and Markdown."""
+    t = summary["totals"]
+    width = len(f"{max(t['flops'], t['params']):,}")
+    lines = [
+        f"Params  {t['params']:>{width},}  trainable {t['trainable_params']:,}, "
+        f"frozen {t['frozen_params']:,}; buffers {t['buffers']:,}",
+        f"MACs    {t['macs']:>{width},}  ({si(t['macs'])})",
+        f"FLOPs   {t['flops']:>{width},}  ({si(t['flops'])}; 2 x MACs + elementwise)",
+        "Receptive field: " + network_field_text(summary["receptive_field"]),
+    ]
+    return lines + memory_lines(summary)
+
+
+def network_field_text(field) -> str:
+    if field is None:
+        return "none (the input has no spatial axes)"
+    axes = lambda key: " x ".join(str(v) for v in field[key])
+    text = f"{axes('size')} px, stride {axes('stride')}, padding {axes('padding')} at {field['node']}"
+    if field["misaligned"]:
+        text += "; paths misaligned (their windows are not centred alike)"
+    if field["output_global"]:
+        text += "; the output sees the whole input"
+    return text
+
+
+def memory_lines(summary: dict) -> list[str]:
+    m, train = summary["memory"], summary["memory"]["training"]
+    return [
+        f"Memory ({summary['dtype']}, batch {summary['batch']}): "
+        f"params+buffers {binary(m['param_bytes'] + m['buffer_bytes'])}, "
+        f"activations {binary(m['activation_bytes'])}, forward peak {binary(m['forward_peak_bytes'])}",
+        f"Training step ({train['optimizer']}, estimate): {binary(train['total'])} = "
+        f"weights {binary(train['params'] + train['buffers'])} + grads {binary(train['grads'])} "
+        f"+ optimizer {binary(train['optimizer_state'])} + saved activations "
+        f"{binary(train['saved_activations'])} + backward {binary(train['backward_transient'])}",
+    ]
+
+
+def markdown(summary: dict) -> str:
+    """A GitHub-flavoured Markdown table and the totals as a list."""
+    head = "| " + " | ".join(COLUMNS) + " |"
+    align = "|" + "|".join("---:" if c in NUMERIC else "---" for c in COLUMNS) + "|"
+    body = ["| " + " | ".join(_md_escape(c) for c in _cells(layer)) + " |" for layer in summary["layers"]]
+    totals = [f"- {line}" for line in footer(summary)]
+    return "\n".join([f"### {_title(summary)}", "", head, align, *body, "", *totals])
+
+
+def _md_escape(cell: str) -> str:
+    return f"`{cell}`" if cell.startswith("[") else cell.replace("|", "\\|").replace("*", "\\*")
+
+
+CSV_FIELDS = ("name", "kind", "op", "output_shape", "params", "trainable_params", "buffers",
+              "macs", "flops", "output_bytes", "rf_size", "rf_stride", "rf_padding")
+
+
+def csv_text(summary: dict) -> str:
+    """One CSV row per summary row; shapes and per-axis values joined with 'x'."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for layer in summary["layers"]:
+        field = layer["receptive_field"] or {}
+        geometry = ["global"] * 3 if field.get("global") else [
+            "x".join(map(str, field.get(key, []))) for key in ("size", "stride", "padding")]
+        writer.writerow([layer["name"], layer["kind"], layer["op"],
+                         "x".join(map(str, layer["output_shape"])),
+                         *(layer[k] for k in CSV_FIELDS[4:10]), *geometry])
+    return out.getvalue()
+
+
+RENDERERS = {"table": table, "md": markdown, "csv": csv_text}

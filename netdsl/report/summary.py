@@ -1,0 +1,127 @@
+"""The summary of a network as plain data: the JSON interface of
+``netdsl summarize --format json`` (schema in docs/analysis.md).  The table,
+Markdown and CSV renderers all draw from this one dict.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Optional
+
+from ..analysis.memory import (DTYPE_BYTES, activation_bytes, activation_sizes, forward_peak,
+                               training_memory)
+from ..analysis.receptive_field import centre_field, feature_node
+from ..analysis.rollup import Row, components, rows, scope_rows
+from ..ops.registry import GLOBAL
+
+FORMAT = "netdsl.summary/1"
+
+
+def build_summary(net, batch: int = 1, dtype: str = "float32", depth: Optional[int] = None,
+                  optimizer: str = "adam") -> dict:
+    """Everything ``summarize`` reports, for a batch of ``batch`` samples in ``dtype``."""
+    graph = net.analyze().graph
+    activation_sizes(graph, dtype)
+    layers = _named(rows(graph, depth))
+    return {
+        "format": FORMAT,
+        "network": net.name,
+        "file": graph.graph.get("file"),
+        "input_shape": list(net.input_shape),
+        "inputs": [{"name": i["name"], "shape": list(graph.nodes[i["node"]]["shape"]),
+                    "dtype": i["dtype"]} for i in net.inputs],
+        "outputs": [{"name": o["name"], "shape": list(graph.nodes[o["node"]]["shape"]),
+                     "weight": o["weight"]} for o in net.outputs],
+        "batch": batch,
+        "dtype": dtype,
+        "depth": depth,
+        "totals": _totals(net, batch),
+        "receptive_field": network_field(graph, net.outputs[0]["node"]),
+        "memory": _memory(net, batch, dtype, optimizer),
+        "layers": [row_record(graph, row, batch) for row in layers],
+        "blocks": [row_record(graph, row, batch) for row in scope_rows(graph)],
+    }
+
+
+def _totals(net, batch: int) -> dict:
+    return {
+        "params": net.params,
+        "trainable_params": net.trainable_params,
+        "frozen_params": net.params - net.trainable_params,
+        "buffers": net.buffers,
+        "macs": net.macs * batch,
+        "flops": net.flops * batch,
+        "activation_bytes": activation_bytes(net.graph, batch),
+    }
+
+
+def _memory(net, batch: int, dtype: str, optimizer: str) -> dict:
+    width = DTYPE_BYTES[dtype]
+    training = training_memory(net.graph, batch, dtype, optimizer)
+    return {
+        "param_bytes": net.params * width,
+        "buffer_bytes": net.buffers * width,
+        "activation_bytes": activation_bytes(net.graph, batch),
+        "forward_peak_bytes": forward_peak(net.graph, batch),
+        "inference_bytes": (net.params + net.buffers) * width + forward_peak(net.graph, batch),
+        "training": {
+            "optimizer": optimizer, "device": "cuda",
+            "params": training.params, "buffers": training.buffers, "grads": training.grads,
+            "optimizer_state": training.optimizer,
+            "saved_activations": training.saved_activations,
+            "backward_transient": training.backward_transient,
+            "total": training.total,
+        },
+    }
+
+
+def _named(layers: list[Row]) -> list[Row]:
+    """Make row names unique: a second ``layer1.0.add`` becomes ``layer1.0.add_2``."""
+    seen: dict[str, int] = {}
+    for row in layers:
+        count = seen[row.name] = seen.get(row.name, 0) + 1
+        if count > 1:
+            row.name = f"{row.name}_{count}"
+    return layers
+
+
+def row_record(graph, row: Row, batch: int) -> dict:
+    data = graph.nodes[row.output]
+    totals = row.totals
+    return {
+        "name": row.name, "kind": row.kind, "op": row.op,
+        "output_shape": list(data["shape"]),
+        "params": totals["params"], "trainable_params": totals["trainable_params"],
+        "buffers": totals["buffers"],
+        "macs": totals["macs"] * batch, "flops": totals["flops"] * batch,
+        "output_bytes": totals["output_bytes"] * batch,
+        "receptive_field": field_record(data["rf"]),
+    }
+
+
+def field_record(field) -> Optional[dict]:
+    """JSON form of a node's field: null (no spatial axes), {"global": true}, or its geometry."""
+    if field is None:
+        return None
+    if field == GLOBAL:
+        return {"global": True}
+    return {"global": False, "size": list(field.pixels), "stride": _numbers(field.stride),
+            "padding": _numbers(field.padding), "center": _numbers(field.center),
+            "misaligned": field.misaligned}
+
+
+def network_field(graph, output: int) -> Optional[dict]:
+    """The field of the main output's last feature map, and whether the output is global."""
+    node = feature_node(graph, output)
+    if node is None:
+        return None
+    record = field_record(centre_field(graph, node))
+    record.update(node=_display_name(graph.nodes[node]), output_global=graph.nodes[output]["rf"] == GLOBAL)
+    return record
+
+
+def _display_name(data: dict) -> str:
+    return ".".join(components(data))
+
+
+def _numbers(values) -> list:
+    return [int(v) if Fraction(v).denominator == 1 else float(v) for v in values]

@@ -1,0 +1,114 @@
+"""Memory figures: output bytes, forward peak, and the training estimate.
+
+The saved-activation rules are checked against what autograd really keeps
+(``saved_tensors_hooks``, storages counted once, parameters and buffers
+excluded) on CPU; bench/gpu_memory.py compares the whole estimate with
+``torch.cuda.max_memory_allocated`` on a GPU.
+"""
+import pytest
+import torch
+
+import netdsl
+from conftest import ARCH
+from netdsl.analysis.memory import (activation_bytes, activation_sizes, forward_peak,
+                                    saved_activation_bytes, training_memory)
+from netdsl.analysis.saved import APPROXIMATE
+from op_examples import EXAMPLES
+
+
+def kept_by_autograd(model, xs) -> int:
+    """Bytes of the distinct storages autograd saves during one training forward."""
+    own = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    kept = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in own:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return tensor
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(*xs)
+    return sum(kept.values())
+
+
+def inputs(net, batch, requires_grad):
+    xs = []
+    for info in net.inputs:
+        shape = (batch, *net.graph.nodes[info["node"]]["shape"])
+        if info["dtype"].startswith("int"):
+            xs.append(torch.randint(0, 3, shape))
+        else:  # a non-leaf copy, so in-place layers may overwrite it
+            xs.append(torch.randn(shape, requires_grad=requires_grad).clone())
+    return xs
+
+
+def exact_examples():
+    return [pytest.param(e, id=f"{op}:{e.id}") for op, group in EXAMPLES.items() for e in group
+            if op not in APPROXIMATE]
+
+
+@pytest.mark.parametrize("example", exact_examples())
+def test_saved_activations_of_each_op_match_autograd(example):
+    net = netdsl.parse(example.source()).analyze()
+    model = net.to_torch().train()
+    kept = kept_by_autograd(model, inputs(net, 2, requires_grad=True))
+    assert saved_activation_bytes(net.graph, 2, device="cpu", inputs_require_grad=True) == kept
+
+
+@pytest.mark.parametrize("name, shape", [("lenet5", None), ("resnet18", (3, 64, 64)),
+                                         ("vgg11_bn", (3, 32, 32)), ("mobilenet_v2", (3, 32, 32))])
+def test_saved_activations_of_networks_match_autograd(name, shape):
+    path = ARCH / f"{name}.net"
+    if not path.exists():
+        pytest.skip(f"{path.name} is not in the zoo yet")
+    net = netdsl.load(path, input_shape=shape).analyze()
+    model = net.to_torch().train()
+    kept = kept_by_autograd(model, inputs(net, 3, requires_grad=False))
+    assert saved_activation_bytes(net.graph, 3, device="cpu") == kept
+
+
+def test_output_bytes_follow_dtype_and_keep_integer_inputs(net_from):
+    net = net_from("network n { input ids: [7] int64\n embedding(10, 4) }").analyze()
+    ids, emb = net.nodes()
+    assert (ids["output_bytes"], emb["output_bytes"]) == (7 * 8, 7 * 4 * 4)
+    activation_sizes(net.graph, "float16")
+    assert (ids["output_bytes"], emb["output_bytes"]) == (7 * 8, 7 * 4 * 2)
+
+
+CHAIN = "network n {{ input [1, 8, 8]\n conv(4, 3, padding=1) relu(inplace={inplace}) conv(2, 3, padding=1) }}"
+
+
+def test_forward_peak_of_a_chain_frees_dead_tensors(net_from):
+    # input 256 B, conv 1024 B, relu 1024 B, conv 512 B: peak while relu runs.
+    net = net_from(CHAIN.format(inplace="false")).analyze()
+    assert forward_peak(net.graph) == 2 * 1024
+    assert forward_peak(net.graph, batch=3) == 3 * 2 * 1024
+    inplace = net_from(CHAIN.format(inplace="true")).analyze()
+    assert forward_peak(inplace.graph) == 1024 + 512  # relu writes over the conv output
+    assert activation_bytes(net.graph) == 1024 + 1024 + 512
+    assert activation_bytes(inplace.graph) == 1024 + 512
+
+
+def test_forward_peak_keeps_a_residual_input_alive(net_from):
+    net = net_from("""network n { input [1, 8, 8]
+      residual { conv(1, 3, padding=1) conv(1, 3, padding=1) } }""").analyze()
+    # input (256) stays for the add: input + both convs' outputs while the second runs.
+    assert forward_peak(net.graph) == 3 * 256
+    assert forward_peak(net.graph) < activation_bytes(net.graph) + 256
+
+
+def test_training_estimate_counts_params_grads_optimizer_and_saved(net_from):
+    net = net_from("network n { input [3, 8, 8]\n conv(4, 3, trainable=false) conv(2, 3) }").analyze()
+    frozen, trainable = 4 * 3 * 9 + 4, 2 * 4 * 9 + 2
+    for optimizer, states in (("sgd", 0), ("momentum", 1), ("adam", 2)):
+        memory = training_memory(net.graph, batch=5, optimizer=optimizer)
+        assert memory.params == 4 * (frozen + trainable)
+        assert memory.grads == 4 * trainable
+        assert memory.optimizer == states * 4 * trainable
+    memory = training_memory(net.graph, batch=5)
+    # Only the second conv trains, so only its input (4x6x6 floats) is saved.
+    assert memory.saved_activations == 5 * 4 * 6 * 6 * 4
+    half = training_memory(net.graph, batch=5, dtype="float16")
+    assert half.params * 2 == memory.params and half.grads * 2 == memory.grads
+    assert memory.total == sum((memory.params, memory.buffers, memory.grads, memory.optimizer,
+                                memory.saved_activations, memory.backward_transient))

@@ -1,0 +1,281 @@
+"""Receptive fields against gradient support in torch.
+
+The oracle: with positive weights (constant 1/fan-in), max-pooling replaced by
+average pooling of the same geometry, eval-mode BN with unit statistics and an
+input of ones, an input pixel is in a unit's field exactly when the unit's
+gradient with respect to it is non-zero.  Deep networks are checked on a
+narrowed copy: channel counts do not change a field.
+"""
+from fractions import Fraction
+from math import gcd
+
+import pytest
+import torch
+from torch import nn
+
+import netdsl
+from conftest import ARCH
+from netdsl.analysis.receptive_field import GLOBAL, ReceptiveField, centre_field, feature_node
+from netdsl.analysis.shapes import infer_shape
+from netdsl.ops import Args
+from op_examples import EXAMPLES
+
+#: Sizes measured on torchvision models (design notes §4).
+KNOWN = {"alexnet": 195, "vgg16": 212, "vgg19": 268, "resnet18": 435, "resnet50": 427}
+
+
+# ---------------------------------------------------------------- oracle
+def _fan_in(param: torch.Tensor) -> int:
+    return max(param[0].numel(), 1) if param.dim() > 1 else 1
+
+
+def positive(model: nn.Module) -> nn.Module:
+    """Constant positive weights, zero biases, average instead of max pooling, float64."""
+    from netdsl.runtime import GlobalPool
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            param.fill_(0.0 if name.endswith("bias") and "norm" not in name else 1.0 / _fan_in(param))
+    for parent in list(model.modules()):
+        for child_name, child in parent.named_children():
+            replacement = _average_twin(child, GlobalPool)
+            if replacement is not None:
+                setattr(parent, child_name, replacement)
+    return model.double().eval()
+
+
+def _average_twin(module: nn.Module, global_pool):
+    dims = {nn.MaxPool1d: nn.AvgPool1d, nn.MaxPool2d: nn.AvgPool2d, nn.MaxPool3d: nn.AvgPool3d}
+    adaptive = {nn.AdaptiveMaxPool1d: nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool2d: nn.AdaptiveAvgPool2d,
+                nn.AdaptiveMaxPool3d: nn.AdaptiveAvgPool3d}
+    if type(module) in dims:
+        if module.dilation not in (1, (1,) * len(str(module.dilation))):
+            pytest.skip("dilated max pooling has no average-pooling twin")
+        return dims[type(module)](module.kernel_size, module.stride, module.padding, module.ceil_mode)
+    if type(module) in adaptive:
+        return adaptive[type(module)](module.output_size)
+    if isinstance(module, global_pool) and module.kind == "max":
+        return global_pool("avg")
+    return None
+
+
+def support(model: nn.Module, shape, unit) -> list[tuple[int, int]]:
+    """Per spatial axis, the first and last input pixel the output ``unit`` depends on."""
+    x = torch.ones(1, *shape, dtype=torch.float64, requires_grad=True)
+    y = model(x.clone())  # a non-leaf, so in-place layers may overwrite it
+    y[(0, slice(None), *unit)].sum().backward()
+    hits = x.grad[0].abs().sum(0).nonzero()
+    return [(int(hits[:, a].min()), int(hits[:, a].max())) for a in range(hits.shape[1])]
+
+
+def window(field: ReceptiveField, unit) -> list[tuple[Fraction, Fraction]]:
+    """The analytic window of ``unit``: [u·stride − padding, … + size − 1] per axis."""
+    return [(u * s - p, u * s - p + r - 1) for u, r, s, p in zip(unit, field.size, field.stride, field.padding)]
+
+
+# ---------------------------------------------------------------- architectures
+WIDTH_ARGS = ("out_channels", "out_features", "hidden_size")
+
+
+def narrowed(path, input_shape=None):
+    """The network of ``path`` with every width divided by the largest factor (at most
+    16) that divides them all and leaves the graph valid (chunks, shuffles, adds)."""
+    net = netdsl.load(path, input_shape=input_shape)
+    widths = [d["args"][k] for d in net.layers() for k in WIDTH_ARGS if isinstance(d["args"].get(k), int)]
+    common = gcd(16, *widths)
+    for factor in [f for f in range(common, 0, -1) if common % f == 0]:
+        try:
+            return _narrow(netdsl.load(path, input_shape=input_shape), factor)
+        except netdsl.NetdslError:
+            continue
+
+
+def _narrow(net, factor: int):
+    nodes = net.graph.nodes
+    for node in sorted(nodes):
+        data = nodes[node]
+        if data["op"] == "input":
+            continue
+        ins = [nodes[i]["shape"] for i in data["inputs"]]
+        data["args"] = _narrow_args(data["args"], ins, factor)
+        data["shape"] = infer_shape(data["op"], data["args"], ins)
+    return net
+
+
+def _narrow_args(args: Args, ins, factor: int) -> Args:
+    args = Args(args)
+    for key in WIDTH_ARGS:
+        if isinstance(args.get(key), int):
+            args[key] //= factor
+    if isinstance(args.get("groups"), int) and args["groups"] > 1:
+        args["groups"] = gcd(args["groups"], ins[0][0], args.get("out_channels", ins[0][0]))
+    return args
+
+
+def _loads(path, shape) -> bool:
+    try:
+        netdsl.load(path, input_shape=shape)
+        return True
+    except netdsl.NetdslError:
+        return False
+
+
+def _thin_inputs(path) -> list[tuple]:
+    """Per spatial axis, an input long enough along that axis for the centre unit's
+    field to lie inside it, and as short as the network allows along the others
+    (a field along one axis does not depend on the other axes' sizes)."""
+    net = netdsl.load(path).analyze()
+    channels, *sizes = net.input_shape
+    short = next(n for n in [*range(16, max(sizes), 16), max(sizes)] if _loads(path, (channels, *[n] * len(sizes))))
+    field = net.receptive_field
+    return [_long_along(path, channels, short, axis, len(sizes), field.largest + 2 * int(max(field.stride)))
+            for axis in range(len(sizes))]
+
+
+def _long_along(path, channels, short, axis, rank, size) -> tuple:
+    for _ in range(20):
+        shape = (channels, *[size if a == axis else short for a in range(rank)])
+        net = netdsl.load(path, input_shape=shape).analyze()
+        node = feature_node(net.graph, net.outputs[0]["node"])
+        unit = [(m - 1) // 2 for m in net.graph.nodes[node]["shape"][1:]]
+        lo, hi = window(centre_field(net.graph, node), unit)[axis]
+        if lo >= 0 and hi <= size - 1:
+            return shape
+        size += 32
+    raise AssertionError("no input size fits the receptive field")
+
+
+def architectures():
+    return [pytest.param(p, id=p.stem) for p in sorted(ARCH.glob("*.net"))
+            if netdsl.load(p).analyze().receptive_field is not None]
+
+
+@pytest.mark.parametrize("path", architectures())
+def test_architecture_field_equals_gradient_support(path):
+    for axis, shape in enumerate(_thin_inputs(path)):
+        net = narrowed(path, shape).analyze()
+        node = feature_node(net.graph, net.outputs[0]["node"])
+        field = centre_field(net.graph, node)
+        net.graph.graph["outputs"] = [{"name": "features", "node": node, "weight": 1.0}]
+        unit = [(m - 1) // 2 for m in net.graph.nodes[node]["shape"][1:]]
+        lo, hi = support(positive(net.to_torch()), shape, unit)[axis]
+        assert hi - lo + 1 == field.pixels[axis]
+        assert lo == window(field, unit)[axis][0]
+
+
+@pytest.mark.parametrize("name, size", sorted(KNOWN.items()))
+def test_known_sizes_of_torchvision_models(name, size):
+    path = ARCH / f"{name}.net"
+    if not path.exists():
+        pytest.skip(f"{path.name} is not in the zoo yet")
+    assert netdsl.load(path).receptive_field.pixels == (size, size)
+
+
+def test_vgg16_and_resnet18_are_in_the_zoo():
+    assert (ARCH / "vgg16.net").exists() and (ARCH / "resnet18.net").exists()
+
+
+# ---------------------------------------------------------------- op examples
+def _spatial_examples():
+    for op, group in EXAMPLES.items():
+        for example in group:
+            if len(example.inputs) == 1 and len(example.inputs[0]) >= 2 and example.dtype == "float32":
+                yield pytest.param(example, id=f"{op}:{example.id}")
+
+
+@pytest.mark.parametrize("example", list(_spatial_examples()))
+def test_example_field_bounds_gradient_support(example):
+    net = netdsl.parse(example.source()).analyze()
+    field = net.layers()[-1]["rf"]
+    if field is None:
+        pytest.skip("no spatial axes, or positions that no longer match the input's")
+    model = positive(net.to_torch())
+    shape = net.input_shape
+    out = net.layers()[-1]["shape"][1:]
+    if field == GLOBAL:
+        last = [m - 1 for m in out] if len(out) == len(shape) - 1 else []
+        assert support(model, shape, last) == [(0, n - 1) for n in shape[1:]]
+        return
+    _check_interior_units(model, shape, out, field)
+
+
+def _check_interior_units(model, shape, out, field) -> None:
+    """Each unit whose window lies inside the input depends on pixels of that window
+    only, and the widest such dependence has the analytic size."""
+    units = [u for u in _all_units(out) if all(lo >= 0 and hi <= n - 1
+                                               for (lo, hi), n in zip(window(field, u), shape[1:]))]
+    if not units:
+        pytest.skip("no output unit has its whole field inside the input")
+    widest = [0] * len(out)
+    for unit in units:
+        for axis, ((lo, hi), (a, b)) in enumerate(zip(support(model, shape, unit), window(field, unit))):
+            assert a <= lo and hi <= b, f"unit {unit} axis {axis}: support {lo}..{hi} outside {a}..{b}"
+            widest[axis] = max(widest[axis], hi - lo + 1)
+    assert tuple(widest) == field.pixels
+
+
+def _all_units(out):
+    grid = [[]]
+    for size in out:
+        grid = [g + [i] for g in grid for i in range(size)]
+    return grid
+
+
+# ---------------------------------------------------------------- rules
+def test_chain_formula_size_stride_padding_centre(net_from):
+    net = net_from("network n { input [1, 64, 64]\n conv(1, 3, stride=2, padding=1)\n"
+                   " conv(1, 3, dilation=2, padding=2)\n maxpool(2) }").analyze()
+    rf = [d["rf"] for d in net.layers()]
+    assert rf[0] == ReceptiveField((3, 3), (2, 2), (1, 1))
+    assert rf[1] == ReceptiveField((11, 11), (2, 2), (5, 5))  # 3 + 2·(3−1)·2
+    assert rf[2] == ReceptiveField((13, 13), (4, 4), (5, 5))
+    assert rf[2].center == (1, 1)
+
+
+def test_misaligned_paths_are_flagged_and_joined(net_from):
+    net = net_from("""network n { input [1, 16, 16]
+      add {
+        conv(1, 3, padding=1)
+        conv(1, 3, padding=(0, 2, 1, 1))
+      } }""").analyze()
+    joined = net.layers()[-1]["rf"]
+    assert joined.misaligned
+    assert joined.pixels == (4, 3)
+    aligned = net_from("network n { input [1, 16, 16]\n add {\n conv(1, 3, padding=1)\n conv(1, 1) } }")
+    assert not aligned.analyze().layers()[-1]["rf"].misaligned
+
+
+def test_global_nodes_and_flat_nodes(net_from):
+    net = net_from("network n { input [3, 16, 16]\n conv(4, 3) adaptive_avgpool(1) flatten linear(2) }")
+    fields = [d["rf"] for d in net.analyze().layers()]
+    assert isinstance(fields[0], ReceptiveField) and fields[1:] == [GLOBAL] * 3
+    flat = net_from("network n { input [3, 8, 8]\n flatten linear(2) }").analyze()
+    assert [d["rf"] for d in flat.layers()] == [None, GLOBAL]
+    assert flat.receptive_field.pixels == (1, 1)  # the input itself
+
+
+def test_upsampling_stride_is_fractional(net_from):
+    net = net_from("network n { input [1, 16, 16]\n conv(1, 3, stride=2, padding=1) "
+                   "conv_transpose(1, 2, stride=2) }").analyze()
+    field = net.layers()[-1]["rf"]
+    assert field.stride == (1, 1) and field.pixels == (4, 4)  # every phase of the output grid
+    assert net.receptive_field.pixels == (3, 3)  # the centre unit: conv unit u // 2 exactly
+
+
+@pytest.mark.parametrize("up", ["conv_transpose(4, 2, stride=2)", "upsample(scale_factor=2)",
+                                'upsample(scale_factor=2, mode="bilinear")',
+                                "conv_transpose(4, 3, stride=2, padding=1, output_padding=1)"])
+def test_encoder_decoder_centre_field_equals_gradient_support(net_from, up):
+    net = net_from(f"""network unet {{ input [1, 40, 40]
+      skip = conv(4, 3, padding=1) relu
+      maxpool(2) conv(4, 3, padding=1) conv(4, 3, padding=1) {up}
+      concat {{
+        @skip
+        identity
+      }}
+      conv(2, 3, padding=1) }}""").analyze()
+    node = net.outputs[0]["node"]
+    unit = [(m - 1) // 2 for m in net.graph.nodes[node]["shape"][1:]]
+    measured = support(positive(net.to_torch()), net.input_shape, unit)
+    field = net.receptive_field
+    assert [hi - lo + 1 for lo, hi in measured] == list(field.pixels)
+    assert [lo for lo, _ in measured] == [lo for lo, _ in window(field, unit)]
