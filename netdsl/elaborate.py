@@ -104,8 +104,11 @@ class _Elaborator:
         self._network_only(stmt, ctx, "input")
         name = stmt.name or "x"
         first = not self.graph.graph["inputs"]
-        shape = self.input_shapes.get(name) or (self.input_shapes.get(None) if first else None)
-        shape = tuple(shape) if shape else ctx.evaluator(self.graph, None).eval(stmt.shape)
+        override = self.input_shapes.get(name) or (self.input_shapes.get(None) if first else None)
+        shape = ctx.evaluator(self.graph, None).eval(stmt.shape)
+        if override:
+            _check_override(name, tuple(override), shape, stmt)
+            shape = tuple(override)
         dtype = stmt.dtype or "float32"
         _check_input(name, shape, dtype, stmt)
         node = self._add_node("input", {}, [], tuple(shape), ctx, stmt.span, name=None)
@@ -314,6 +317,15 @@ def _as_branch(stmt: ast.Stmt) -> ast.Stmt:
     if not isinstance(stmt, (ast.Chain, ast.If)):
         raise ArgumentError("a branch must be a chain of layers", stmt.span)
     return stmt
+
+
+def _check_override(name: str, override: tuple, declared, stmt: ast.Input) -> None:
+    """An overridden input shape must keep the declared rank (conv etc. would silently change kind)."""
+    if isinstance(declared, tuple) and len(override) != len(declared):
+        raise ShapeError(f"input '{name}' is overridden with {list(override)} (rank {len(override)}), "
+                         f"but the network declares {list(declared)} (rank {len(declared)})", stmt.span,
+                         hint="give --input as many sizes as the declared shape, e.g. "
+                              + "x".join(str(d) for d in declared))
 
 
 def _check_input(name: str, shape, dtype: str, stmt: ast.Input) -> None:
