@@ -30,7 +30,8 @@ def _fan_in(param: torch.Tensor) -> int:
 
 
 def positive(model: nn.Module) -> nn.Module:
-    """Constant positive weights, zero biases, average instead of max pooling, float64."""
+    """Constant positive weights, zero biases, average instead of max pooling, ReLU for
+    ReLU6, float64."""
     from netdsl.runtime import GlobalPool
     with torch.no_grad():
         for name, param in model.named_parameters():
@@ -55,6 +56,8 @@ def _average_twin(module: nn.Module, global_pool):
         return adaptive[type(module)](module.output_size)
     if isinstance(module, global_pool) and module.kind == "max":
         return global_pool("avg")
+    if isinstance(module, nn.ReLU6):  # residual sums of ones pass 6, where ReLU6 has no gradient
+        return nn.ReLU()
     return None
 
 
