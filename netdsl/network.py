@@ -81,6 +81,25 @@ class Network:
         from .backends.torch_source import generate
         return generate(self, source)
 
+    def render(self, path: Optional[str | Path] = None, **options) -> str:
+        """The Graphviz DOT text of this network's diagram; with ``path``, also
+        write the diagram there (format from the extension: .dot .svg .png .pdf).
+        ``options`` are ``DiagramOptions`` fields: depth, compact, rankdir, highlight, heat..."""
+        from .backends.diagram_model import DiagramOptions
+        from .backends.graphviz import render, to_dot
+        chosen = DiagramOptions(**options)
+        self.analyze()
+        return render(self.graph, path, chosen) if path is not None else to_dot(self.graph, chosen)
+
+    def _repr_svg_(self) -> Optional[str]:
+        """Jupyter shows a network as its diagram (None, a plain repr, without Graphviz)."""
+        from .backends.graphviz import to_svg
+        from .errors import BackendError
+        try:
+            return to_svg(self.analyze().graph)
+        except BackendError:
+            return None
+
     def __repr__(self) -> str:
         return f"<Network {self.name}: {len(self.graph)} nodes, input {list(self.input_shape)}>"
 
