@@ -1,5 +1,6 @@
 """AST → IR: expand blocks, repeats, residuals, branches and dense links into a
-``networkx.DiGraph`` whose nodes are single ops with resolved arguments.
+``netdsl.ir.Graph`` (networkx-like) whose nodes are single ops with resolved
+arguments.
 
 Shapes are inferred while elaborating (blocks may ask ``in.channels``), by the
 same rule the shape pass uses.  Each node records its module scope, its
@@ -11,12 +12,11 @@ from collections import ChainMap
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
-import networkx as nx
-
 from . import ast
 from .analysis.shapes import infer_shape
 from .errors import ArgumentError, Frame, NetdslError, ShapeError, UnknownName, suggest
 from .expr import Evaluator, ShapeView
+from .ir import Graph
 from .ops.registry import OpSpec, bind_args, get_op, op_names
 from .program import Program
 from .scopes import Scope, ScopeInfo
@@ -37,14 +37,14 @@ class Ctx:
     in_network: bool = False
     in_shape: Optional[tuple] = None  # the enclosing block's input: `in` in expressions
 
-    def evaluator(self, graph: nx.DiGraph, cur: Optional[int]) -> Evaluator:
+    def evaluator(self, graph: Graph, cur: Optional[int]) -> Evaluator:
         names = {"in": ShapeView(self.in_shape)} if self.in_shape is not None else {}
         return Evaluator(ChainMap(names, self.env))
 
 
 def elaborate(program: Program, network: Optional[str] = None,
               params: Optional[dict[str, Any]] = None,
-              input_shapes: Optional[dict[str, tuple]] = None) -> nx.DiGraph:
+              input_shapes: Optional[dict[str, tuple]] = None) -> Graph:
     """Build the IR graph of one network of ``program``."""
     definition = program.network(network)
     return _Elaborator(program, input_shapes or {}).network(definition, params or {})
@@ -54,11 +54,11 @@ class _Elaborator:
     def __init__(self, program: Program, input_shapes: dict):
         self.program = program
         self.input_shapes = input_shapes
-        self.graph = nx.DiGraph()
+        self.graph = Graph()
         self.depth = 0
 
     # ------------------------------------------------------------- network
-    def network(self, definition: ast.BlockDef, overrides: dict) -> nx.DiGraph:
+    def network(self, definition: ast.BlockDef, overrides: dict) -> Graph:
         g = self.graph
         env = bind_block_args(definition, [], overrides, Evaluator({}), caller=None)
         scopes = {(): ScopeInfo((), definition.name, env, definition.span)}

@@ -4,17 +4,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import networkx as nx
-
 from .analysis.params import count_params
 from .elaborate import elaborate
+from .errors import ShapeError
+from .ir import Graph
 from .program import Program, load_program, parse_program
 
 
 class Network:
-    """One elaborated network.  ``graph`` is a ``networkx.DiGraph`` of op nodes."""
+    """One elaborated network.  ``graph`` is a ``netdsl.ir.Graph`` of op nodes
+    (networkx's DiGraph interface; ``graph.to_networkx()`` for a real one)."""
 
-    def __init__(self, graph: nx.DiGraph, program: Optional[Program] = None):
+    def __init__(self, graph: Graph, program: Optional[Program] = None):
         self.graph = graph
         self.program = program
         self._analyzed = False
@@ -59,6 +60,24 @@ class Network:
     @property
     def buffers(self) -> int:
         return sum(d["buffers"] for d in self.nodes())
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of one forward pass of one sample (FlopCounterMode / 2)."""
+        return sum(d["macs"] for d in self.nodes())
+
+    @property
+    def flops(self) -> int:
+        """2·MACs plus elementwise work, one sample (docs/analysis.md)."""
+        return sum(d["flops"] for d in self.nodes())
+
+    @property
+    def receptive_field(self):
+        """The ``ReceptiveField`` of the centre unit of the main output's last feature
+        map on the main input (None if the network has no spatial axes)."""
+        from .analysis.receptive_field import centre_field, feature_node
+        node = feature_node(self.analyze().graph, self.outputs[0]["node"])
+        return None if node is None else centre_field(self.graph, node)
 
     def analyze(self) -> "Network":
         """Run the analysis passes once; they write node attributes."""
@@ -118,4 +137,10 @@ def parse(text: str, filename: str = "<string>", network: Optional[str] = None,
 
 def _build(program: Program, network, params, input_shape) -> Network:
     shapes = {None: tuple(input_shape)} if input_shape else {}
-    return Network(elaborate(program, network, params, shapes), program)
+    try:
+        return Network(elaborate(program, network, params, shapes), program)
+    except ShapeError as err:
+        if input_shape and err.hint is None:
+            err.hint = (f"the input shape was overridden with {list(input_shape)} (--input); "
+                        "it may be too small for this network")
+        raise

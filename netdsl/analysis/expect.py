@@ -2,42 +2,75 @@
 from __future__ import annotations
 
 from collections import ChainMap
+from collections.abc import Mapping
+from typing import Callable
 
-from ..errors import ExpectationError
+from ..errors import ArgumentError, ExpectationError
 from ..expr import Evaluator
 
 
-def metrics(net) -> dict:
-    """The names an ``expect`` expression can use (docs/analysis.md lists them)."""
-    from .memory import activation_bytes, forward_peak
-    net.analyze()
-    shapes = list(net.output_shapes.values())
-    names = {
-        "params": net.params,
-        "trainable_params": net.trainable_params,
-        "frozen_params": net.params - net.trainable_params,
-        "buffers": net.buffers,
-        "macs": net.macs,
-        "flops": net.flops,
-        "activation_bytes": activation_bytes(net.graph),
-        "peak_bytes": forward_peak(net.graph),
-        "output": shapes[0] if shapes else (),
-        "outputs": dict(net.output_shapes),
-        "input": net.input_shape,
-    }
+def _field(net):
     field = net.receptive_field
-    if field is not None:  # networks without spatial axes have no ``rf``
-        names.update(rf=field.largest, rf_size=field.pixels, rf_stride=_plain(field.stride))
-    return names
+    if field is None:
+        raise ArgumentError("the network has no receptive field (its input has no spatial axes)")
+    return field
 
 
 def _plain(values: tuple) -> tuple:
     return tuple(int(v) if v == int(v) else float(v) for v in values)
 
 
+def _memory(name: str):
+    def compute(net):
+        from . import memory
+        return getattr(memory, name)(net.graph)
+    return compute
+
+
+#: name → how to compute it (one sample, float32); docs/analysis.md lists them.
+METRICS: dict[str, Callable] = {
+    "params": lambda net: net.params,
+    "trainable_params": lambda net: net.trainable_params,
+    "frozen_params": lambda net: net.params - net.trainable_params,
+    "buffers": lambda net: net.buffers,
+    "macs": lambda net: net.macs,
+    "flops": lambda net: net.flops,
+    "activation_bytes": _memory("activation_bytes"),
+    "peak_bytes": _memory("forward_peak"),
+    "output": lambda net: next(iter(net.output_shapes.values()), ()),
+    "outputs": lambda net: dict(net.output_shapes),
+    "input": lambda net: net.input_shape,
+    "rf": lambda net: _field(net).largest,
+    "rf_size": lambda net: _field(net).pixels,
+    "rf_stride": lambda net: _plain(_field(net).stride),
+}
+
+
+class Metrics(Mapping):
+    """The names an ``expect`` expression can use, each computed when first read."""
+
+    def __init__(self, net):
+        self.net = net.analyze()
+        self.known: dict = {}
+
+    def __getitem__(self, name: str):
+        if name not in self.known:
+            self.known[name] = METRICS[name](self.net)
+        return self.known[name]
+
+    def __contains__(self, name) -> bool:
+        return name in METRICS
+
+    def __iter__(self):
+        return iter(METRICS)
+
+    def __len__(self) -> int:
+        return len(METRICS)
+
+
 def check_expectations(net) -> None:
     """Raise ExpectationError, located at the statement, for the first that fails."""
-    names = metrics(net)
+    names = Metrics(net)
     for expect in net.graph.graph["expects"]:
         evaluator = Evaluator(ChainMap(names, expect["env"]))
         if not evaluator.eval(expect["expr"]):

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from math import prod
 
-import networkx as nx
-
 from ..ops.registry import get_op
 
 
-def count_params(graph: nx.DiGraph) -> None:
+def count_params(graph) -> None:
     """Write ``weights`` (name → shape), ``params``, ``trainable_params`` and ``buffers``."""
     for _, data in graph.nodes(data=True):
         if data["op"] == "input":

@@ -20,6 +20,7 @@ flatten) has no field (``None``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from fractions import Fraction
 from math import ceil, floor
 from typing import Optional, Union
@@ -38,14 +39,23 @@ class ReceptiveField:
     padding: tuple[Number, ...]
     misaligned: bool = False
 
-    @property
-    def center(self) -> tuple[Number, ...]:
-        """Where the centre of output unit 0's window lies, in input pixels."""
-        return tuple(Fraction(r - 1, 2) - p for r, p in zip(self.size, self.padding))
+    @cached_property
+    def integral(self) -> bool:
+        """Whether every value is an int: no upsampling layer before it, so the
+        closed form is exact for every output unit."""
+        return all(type(v) is int for v in (*self.size, *self.stride, *self.padding))
 
-    @property
+    @cached_property
+    def center(self) -> tuple[Union[Number, float], ...]:
+        """Where the centre of output unit 0's window lies, in input pixels (x.5 as a float)."""
+        return tuple((r - 1) / 2 - p if isinstance(r, int) and isinstance(p, int) else Fraction(r - 1, 2) - p
+                     for r, p in zip(self.size, self.padding))
+
+    @cached_property
     def pixels(self) -> tuple[int, ...]:
         """Whole input pixels in the widest window, per axis."""
+        if self.integral:
+            return self.size
         return tuple(_widest(r, s, p) for r, s, p in zip(self.size, self.stride, self.padding))
 
     @property
@@ -121,9 +131,10 @@ def join(fields: list[Field]) -> Field:
     end = [max(f.size[a] - 1 - f.padding[a] for f in fields) for a in axes]
     misaligned = (any(f.misaligned for f in fields) or len({f.stride for f in fields}) > 1
                   or len({f.center for f in fields}) > 1)
-    return ReceptiveField(tuple(e - s + 1 for s, e in zip(start, end)),
-                          tuple(max(f.stride[a] for f in fields) for a in axes),
-                          tuple(-s for s in start), misaligned)
+    exactness = int if all(f.integral for f in fields) else Fraction  # a fractional path stays visible
+    return ReceptiveField(tuple(exactness(e - s + 1) for s, e in zip(start, end)),
+                          tuple(exactness(max(f.stride[a] for f in fields)) for a in axes),
+                          tuple(exactness(-s) for s in start), misaligned)
 
 
 def exact(value) -> Number:
@@ -137,8 +148,6 @@ def exact(value) -> Number:
 
 def _widest(size: Number, stride: Number, padding: Number) -> int:
     """Most whole pixels a window ``[u·stride − padding, … + size − 1]`` holds over units ``u``."""
-    if isinstance(size, int) and isinstance(stride, int) and isinstance(padding, int):
-        return size
     period = Fraction(stride).denominator
     return max(floor(start + size - 1) - ceil(start) + 1
                for start in (u * stride - padding for u in range(min(period, 64))))
@@ -172,6 +181,8 @@ def centre_field(graph, node: int) -> ReceptiveField:
     Stride and the misalignment flag are the node's; padding places this size.
     """
     field = graph.nodes[node]["rf"]
+    if field.integral:
+        return field
     unit = [(m - 1) // 2 for m in graph.nodes[node]["shape"][1:]]
     box = _input_box(graph, node, [(u, u) for u in unit], graph.graph["inputs"][0]["node"])
     size = tuple(hi - lo + 1 for lo, hi in box)

@@ -8,32 +8,35 @@ stay rows of their own, deeper ones fold into their ancestor scope's row.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Optional
 
 SUMMED = ("params", "trainable_params", "buffers", "macs", "flops", "output_bytes")
 
 
-@dataclass
 class Row:
     """One line of a summary: a node, or a scope with everything inside it."""
 
-    name: str
-    kind: str                 # "input", "layer" or "block"
-    op: str                   # op name, or the block a scope instantiates
-    nodes: list[int] = field(default_factory=list)
-    totals: dict = field(default_factory=lambda: dict.fromkeys(SUMMED, 0))
+    __slots__ = ("name", "kind", "op", "nodes")
+
+    def __init__(self, name: str, kind: str, op: str):
+        self.name = name
+        self.kind = kind  # "input", "layer" or "block"
+        self.op = op      # op name, or what the scope instantiates
+        self.nodes: list[int] = []
 
     @property
     def output(self) -> int:
         """The node whose value the row shows: the scope's last node."""
         return self.nodes[-1]
 
-    def add(self, node: int, data: dict) -> None:
-        self.nodes.append(node)
-        totals = self.totals
-        for key in SUMMED:
-            totals[key] += data[key]
+    def totals(self, graph) -> dict:
+        """The per-node numbers (SUMMED) added up over the row's nodes."""
+        nodes = graph.nodes
+        if len(self.nodes) == 1:
+            data = nodes[self.nodes[0]]
+            return {key: data[key] for key in SUMMED}
+        datas = [nodes[n] for n in self.nodes]
+        return {key: sum(d[key] for d in datas) for key in SUMMED}
 
 
 def components(data: dict) -> tuple[str, ...]:
@@ -62,7 +65,7 @@ def rows(graph, depth: Optional[int] = None) -> list[Row]:
             if row is None:
                 row = open_rows[key] = Row(".".join(key), "block", scope_label(scopes, key))
                 out.append(row)
-        row.add(node, data)
+        row.nodes.append(node)
     return out
 
 
@@ -92,5 +95,5 @@ def scope_rows(graph) -> list[Row]:
             row = found.get(key)
             if row is None:
                 row = found[key] = Row(".".join(key), "block", scope_label(scopes, key))
-            row.add(node, data)
+            row.nodes.append(node)
     return list(found.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli import command, load_network
-from .summarize import add_report_arguments
+from .summarize import add_report_arguments, without_cycle_collection
 
 
 @command("diff", "compare two networks: shapes, params, MACs and receptive field, block by block")
@@ -25,6 +25,7 @@ class Diff:
     @staticmethod
     def run(args) -> int:
         from ..report.diff import diff_summaries, diff_text
+        without_cycle_collection()
         a, b = (_summary(args, path) for path in (args.file_a, args.file_b))
         diff = diff_summaries(a, b)
         if args.format == "json":

@@ -4,7 +4,6 @@ Markdown and CSV renderers all draw from this one dict.
 """
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Optional
 
 from ..analysis.memory import (DTYPE_BYTES, activation_bytes, activation_sizes, forward_peak,
@@ -22,6 +21,8 @@ def build_summary(net, batch: int = 1, dtype: str = "float32", depth: Optional[i
     graph = net.analyze().graph
     activation_sizes(graph, dtype)
     layers = _named(rows(graph, depth))
+    activations = activation_bytes(graph, batch)
+    totals = _totals(graph, batch, activations)
     return {
         "format": FORMAT,
         "network": net.name,
@@ -34,35 +35,39 @@ def build_summary(net, batch: int = 1, dtype: str = "float32", depth: Optional[i
         "batch": batch,
         "dtype": dtype,
         "depth": depth,
-        "totals": _totals(net, batch),
+        "totals": totals,
         "receptive_field": network_field(graph, net.outputs[0]["node"]),
-        "memory": _memory(net, batch, dtype, optimizer),
+        "memory": _memory(graph, totals, batch, dtype, optimizer),
         "layers": [row_record(graph, row, batch) for row in layers],
         "blocks": [row_record(graph, row, batch) for row in scope_rows(graph)],
     }
 
 
-def _totals(net, batch: int) -> dict:
+def _totals(graph, batch: int, activations: int) -> dict:
+    nodes = [data for _, data in graph.nodes(data=True)]
+    total = {key: sum(d[key] for d in nodes) for key in ("params", "trainable_params", "buffers", "macs", "flops")}
     return {
-        "params": net.params,
-        "trainable_params": net.trainable_params,
-        "frozen_params": net.params - net.trainable_params,
-        "buffers": net.buffers,
-        "macs": net.macs * batch,
-        "flops": net.flops * batch,
-        "activation_bytes": activation_bytes(net.graph, batch),
+        "params": total["params"],
+        "trainable_params": total["trainable_params"],
+        "frozen_params": total["params"] - total["trainable_params"],
+        "buffers": total["buffers"],
+        "macs": total["macs"] * batch,
+        "flops": total["flops"] * batch,
+        "activation_bytes": activations,
     }
 
 
-def _memory(net, batch: int, dtype: str, optimizer: str) -> dict:
+def _memory(graph, totals: dict, batch: int, dtype: str, optimizer: str) -> dict:
     width = DTYPE_BYTES[dtype]
-    training = training_memory(net.graph, batch, dtype, optimizer)
+    training = training_memory(graph, batch, dtype, optimizer)
+    peak = forward_peak(graph, batch)
+    weights = (totals["params"] + totals["buffers"]) * width
     return {
-        "param_bytes": net.params * width,
-        "buffer_bytes": net.buffers * width,
-        "activation_bytes": activation_bytes(net.graph, batch),
-        "forward_peak_bytes": forward_peak(net.graph, batch),
-        "inference_bytes": (net.params + net.buffers) * width + forward_peak(net.graph, batch),
+        "param_bytes": totals["params"] * width,
+        "buffer_bytes": totals["buffers"] * width,
+        "activation_bytes": totals["activation_bytes"],
+        "forward_peak_bytes": peak,
+        "inference_bytes": weights + peak,
         "training": {
             "optimizer": optimizer, "device": "cuda",
             "params": training.params, "buffers": training.buffers, "grads": training.grads,
@@ -86,7 +91,7 @@ def _named(layers: list[Row]) -> list[Row]:
 
 def row_record(graph, row: Row, batch: int) -> dict:
     data = graph.nodes[row.output]
-    totals = row.totals
+    totals = row.totals(graph)
     return {
         "name": row.name, "kind": row.kind, "op": row.op,
         "output_shape": list(data["shape"]),
@@ -124,4 +129,5 @@ def _display_name(data: dict) -> str:
 
 
 def _numbers(values) -> list:
-    return [int(v) if Fraction(v).denominator == 1 else float(v) for v in values]
+    """JSON numbers: whole values as ints, others (x.5, fractions of a pixel) as floats."""
+    return [v if isinstance(v, int) else int(v) if v == int(v) else float(v) for v in values]
