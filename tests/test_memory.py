@@ -10,8 +10,8 @@ import torch
 
 import netdsl
 from conftest import ARCH
-from netdsl.analysis.memory import (activation_bytes, activation_sizes, forward_peak,
-                                    saved_activation_bytes, training_memory)
+from netdsl.analysis.memory import activation_bytes, activation_sizes, forward_peak
+from netdsl.analysis.train_memory import saved_activation_bytes, training_memory
 from netdsl.analysis.saved import APPROXIMATE
 from op_examples import EXAMPLES
 
@@ -110,5 +110,16 @@ def test_training_estimate_counts_params_grads_optimizer_and_saved(net_from):
     assert memory.saved_activations == 5 * 4 * 6 * 6 * 4
     half = training_memory(net.graph, batch=5, dtype="float16")
     assert half.params * 2 == memory.params and half.grads * 2 == memory.grads
-    assert memory.total == sum((memory.params, memory.buffers, memory.grads, memory.optimizer,
-                                memory.saved_activations, memory.backward_transient))
+    # Backward: conv2's output gradient (5 x 2x4x4 floats) and its parameter gradients.
+    assert memory.backward_peak == memory.saved_activations + 5 * 32 * 4 + 4 * trainable
+    assert memory.total == memory.params + memory.buffers + memory.optimizer + memory.backward_peak
+
+
+def test_backward_peak_walks_the_graph_in_reverse(net_from):
+    net = net_from("network n { input [1, 8, 8]\n conv(2, 3, padding=1) relu conv(1, 3, padding=1) }")
+    memory = training_memory(net.analyze().graph, optimizer="sgd")
+    # Saved: the input (256 B, for conv1) and relu's output (512 B, for relu and conv2).
+    assert memory.saved_activations == 256 + 512
+    # While relu's backward runs: all saved tensors, the gradients of relu's and
+    # conv1's outputs (512 B each), and conv2's parameter gradients (19 floats).
+    assert memory.backward_peak == 768 + 512 + 512 + 19 * 4

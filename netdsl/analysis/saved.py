@@ -123,6 +123,16 @@ def _lrn(node, data, ins, width) -> Saved:
     return Saved(data["inputs"][:1], per_sample=(2 * prod(shape) + padded) * width)
 
 
+def _recurrent(node, data, ins, width) -> Saved:
+    """Approximately what cuDNN keeps: the input, and per step, layer and direction
+    the gate activations, the cell state and the hidden state."""
+    from ..ops.recurrent import GATES
+    args = data["args"]
+    per_step = (GATES[data["op"]] + 2) * args["hidden_size"] * args["num_layers"]
+    per_step *= 2 if args["bidirectional"] else 1
+    return Saved(data["inputs"][:1], per_sample=ins[0][0] * per_step * width)
+
+
 def _padding_copy(node, data, ins, width) -> Saved:
     mode = data["args"].get("mode", "constant")
     return Saved(data["inputs"][:1]) if mode in ("reflect", "replicate") else Saved()
@@ -150,6 +160,7 @@ RULES: dict[str, Rule] = {
     "alpha_dropout": _dropout_mask(per_channel=False),
     **dict.fromkeys(("dropout1d", "dropout2d", "dropout3d"), _dropout_mask(per_channel=True)),
     "lrn": _lrn,
+    **dict.fromkeys(("lstm", "gru", "rnn"), _recurrent),
     "pad": _padding_copy,
 }
 

@@ -63,7 +63,9 @@ def table(summary: dict) -> str:
 
 
 def _title(summary: dict) -> str:
-    inputs = ", ".join(f"{i['name']} {shape_text(i['shape'])} {i['dtype']}" for i in summary["inputs"])
+    inputs = ", ".join(f"{i['name']} {shape_text(i['shape'])}" + ("" if i["dtype"].startswith("float")
+                                                                  else f" {i['dtype']}")
+                       for i in summary["inputs"])
     depth = f", depth {summary['depth']}" if summary["depth"] is not None else ""
     return f"{summary['network']}: input {inputs}; batch {summary['batch']}, {summary['dtype']}{depth}"
 
@@ -86,7 +88,8 @@ def network_field_text(field) -> str:
     if field is None:
         return "none (the input has no spatial axes)"
     axes = lambda key: " x ".join(str(v) for v in field[key])
-    text = f"{axes('size')} px, stride {axes('stride')}, padding {axes('padding')} at {field['node']}"
+    text = (f"{axes('size')} px, stride {axes('stride')}, padding {axes('padding')} "
+            f"at {field['node']} ({field['op']})")
     if field["misaligned"]:
         text += "; paths misaligned (their windows are not centred alike)"
     if field["output_global"]:
@@ -101,9 +104,9 @@ def memory_lines(summary: dict) -> list[str]:
         f"params+buffers {binary(m['param_bytes'] + m['buffer_bytes'])}, "
         f"activations {binary(m['activation_bytes'])}, forward peak {binary(m['forward_peak_bytes'])}",
         f"Training step ({train['optimizer']}, estimate): {binary(train['total'])} = "
-        f"weights {binary(train['params'] + train['buffers'])} + grads {binary(train['grads'])} "
-        f"+ optimizer {binary(train['optimizer_state'])} + saved activations "
-        f"{binary(train['saved_activations'])} + backward {binary(train['backward_transient'])}",
+        f"weights {binary(train['params'] + train['buffers'])} + optimizer {binary(train['optimizer_state'])} "
+        f"+ backward peak {binary(train['backward_peak'])} (saved activations "
+        f"{binary(train['saved_activations'])}, gradients up to {binary(train['grads'])})",
     ]
 
 

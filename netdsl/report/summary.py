@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..analysis.memory import (DTYPE_BYTES, activation_bytes, activation_sizes, forward_peak,
-                               training_memory)
+from ..analysis.memory import DTYPE_BYTES, activation_bytes, activation_sizes, forward_peak
+from ..analysis.train_memory import training_memory
 from ..analysis.receptive_field import centre_field, feature_node
 from ..analysis.rollup import Row, components, rows, scope_rows
 from ..ops.registry import GLOBAL
@@ -73,7 +73,7 @@ def _memory(graph, totals: dict, batch: int, dtype: str, optimizer: str) -> dict
             "params": training.params, "buffers": training.buffers, "grads": training.grads,
             "optimizer_state": training.optimizer,
             "saved_activations": training.saved_activations,
-            "backward_transient": training.backward_transient,
+            "backward_peak": training.backward_peak,
             "total": training.total,
         },
     }
@@ -120,7 +120,8 @@ def network_field(graph, output: int) -> Optional[dict]:
     if node is None:
         return None
     record = field_record(centre_field(graph, node))
-    record.update(node=_display_name(graph.nodes[node]), output_global=graph.nodes[output]["rf"] == GLOBAL)
+    record.update(node=_display_name(graph.nodes[node]), op=graph.nodes[node]["op"],
+                  output_global=graph.nodes[output]["rf"] == GLOBAL)
     return record
 
 

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""The static training-memory estimate against ``torch.cuda.max_memory_allocated``.
+
+Builds a .net file's module on the GPU, runs training steps (forward, loss,
+backward, optimizer step, ``zero_grad``), and compares the peak allocated
+during a steady-state step with ``netdsl.analysis.memory.training_memory``.
+Also compares the saved activations with what autograd really keeps.
+Acceptance: within 10% for resnet50 at batch 64 (float32, SGD with momentum).
+
+    python3 bench/gpu_memory.py [architectures/resnet50.net] [--batch 64] [--optimizer momentum]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+import netdsl  # noqa: E402
+from netdsl.analysis.memory import DTYPE_BYTES, activation_sizes  # noqa: E402
+from netdsl.analysis.train_memory import training_memory  # noqa: E402
+
+OPTIMIZERS = {
+    "sgd": lambda params: torch.optim.SGD(params, lr=0.01),
+    "momentum": lambda params: torch.optim.SGD(params, lr=0.01, momentum=0.9),
+    "adam": lambda params: torch.optim.Adam(params, lr=1e-3),
+}
+TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def measured_peak(model, batch: int, shape, dtype, optimizer_name: str, steps: int = 3) -> int:
+    """Peak bytes allocated during the last of ``steps`` training steps."""
+    optimizer = OPTIMIZERS[optimizer_name](model.parameters())
+    x = torch.randn(batch, *shape, device="cuda", dtype=dtype)
+    for step in range(steps):
+        if step == steps - 1:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        out = model(x)
+        out = out[0] if isinstance(out, tuple) else out
+        out.float().mean().backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated()
+
+
+def saved_by_autograd(model, batch: int, shape, dtype) -> int:
+    """Bytes of the distinct non-parameter storages autograd keeps in one forward."""
+    own = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    kept = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in own:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return tensor
+    x = torch.randn(batch, *shape, device="cuda", dtype=dtype)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x)
+    return sum(kept.values())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("net", nargs="?", default=str(ROOT / "architectures" / "resnet50.net"))
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="momentum")
+    parser.add_argument("--dtype", choices=sorted(TORCH_DTYPES), default="float32")
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        print("no CUDA device: this benchmark needs a GPU")
+        return 2
+    net = netdsl.load(args.net).analyze()
+    activation_sizes(net.graph, args.dtype)
+    estimate = training_memory(net.graph, args.batch, args.dtype, args.optimizer, device="cuda")
+    dtype = TORCH_DTYPES[args.dtype]
+    model = net.to_torch().to("cuda", dtype).train()
+    saved = saved_by_autograd(model, args.batch, net.input_shape, dtype)
+    del model
+    torch.cuda.empty_cache()
+    model = net.to_torch().to("cuda", dtype).train()
+    peak = measured_peak(model, args.batch, net.input_shape, dtype, args.optimizer)
+    width = DTYPE_BYTES[args.dtype]
+    print(f"{net.name}, batch {args.batch}, {args.dtype}, {args.optimizer}, {torch.cuda.get_device_name()}")
+    print(f"  saved activations: estimate {estimate.saved_activations / 2**20:9.1f} MiB, "
+          f"autograd {saved / 2**20:9.1f} MiB ({estimate.saved_activations / saved - 1:+.1%})")
+    print(f"  weights+optimizer: {(estimate.params + estimate.buffers + estimate.optimizer) / 2**20:.1f} MiB "
+          f"({net.params:,} params x {width} B), backward peak {estimate.backward_peak / 2**20:.1f} MiB")
+    print(f"  training step:     estimate {estimate.total / 2**20:9.1f} MiB, "
+          f"max_memory_allocated {peak / 2**20:9.1f} MiB ({estimate.total / peak - 1:+.1%})")
+    within = abs(estimate.total / peak - 1) <= 0.10
+    print("  within 10%" if within else "  NOT within 10%")
+    return 0 if within else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""``netdsl summarize``: formats, the JSON interface, folding, options and errors."""
+import csv
+import io
+import json
+
+import pytest
+
+from conftest import ARCH
+from netdsl.cli import main
+
+RESNET18, LENET = str(ARCH / "resnet18.net"), str(ARCH / "lenet5.net")
+
+
+def run(capsys, *argv):
+    status = main(["summarize", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def summary(capsys, *argv) -> dict:
+    status, out, _ = run(capsys, *argv, "--format", "json")
+    assert status == 0
+    return json.loads(out)
+
+
+def test_json_has_the_documented_interface(capsys):
+    data = summary(capsys, RESNET18)
+    assert data["format"] == "netdsl.summary/1" and data["network"] == "resnet18"
+    assert data["input_shape"] == [3, 224, 224]
+    assert data["totals"] == {"params": 11_689_512, "trainable_params": 11_689_512, "frozen_params": 0,
+                              "buffers": 9_620, "macs": 1_814_073_344, "flops": data["totals"]["flops"],
+                              "activation_bytes": data["totals"]["activation_bytes"]}
+    field = data["receptive_field"]
+    assert (field["size"], field["stride"], field["padding"]) == ([435, 435], [32, 32], [217, 217])
+    assert field["output_global"] and not field["misaligned"]
+    conv1 = next(layer for layer in data["layers"] if layer["name"] == "conv1")
+    assert conv1 == {"name": "conv1", "kind": "layer", "op": "conv", "output_shape": [64, 112, 112],
+                     "params": 9_408, "trainable_params": 9_408, "buffers": 0, "macs": 118_013_952,
+                     "flops": 2 * 118_013_952, "output_bytes": 64 * 112 * 112 * 4,
+                     "receptive_field": {"global": False, "size": [7, 7], "stride": [2, 2],
+                                         "padding": [3, 3], "center": [0, 0], "misaligned": False}}
+    assert sum(layer["params"] for layer in data["layers"]) == data["totals"]["params"]
+    assert data["layers"][-1]["receptive_field"] == {"global": True}
+    assert {"layer1", "layer1.0", "layer2.0.downsample"} <= {b["name"] for b in data["blocks"]}
+
+
+def test_depth_folds_blocks_and_keeps_the_totals(capsys):
+    full, folded = summary(capsys, RESNET18), summary(capsys, RESNET18, "--depth", "1")
+    names = [layer["name"] for layer in folded["layers"]]
+    assert names == ["input x", "conv1", "bn1", "2", "maxpool", "layer1", "layer2", "layer3", "layer4",
+                     "avgpool", "9", "fc"]
+    layer2 = folded["layers"][names.index("layer2")]
+    assert layer2["kind"] == "block" and layer2["output_shape"] == [128, 28, 28]
+    for key in ("params", "macs", "flops"):
+        assert sum(row[key] for row in folded["layers"]) == sum(row[key] for row in full["layers"])
+    blocks = {b["name"]: b for b in full["blocks"]}
+    assert blocks["layer2"]["params"] == layer2["params"]
+    assert blocks["layer2.0"]["params"] == sum(row["params"] for row in full["layers"]
+                                               if row["name"].startswith("layer2.0."))
+
+
+def test_batch_scales_work_and_memory_but_not_params(capsys):
+    one, eight = summary(capsys, LENET), summary(capsys, LENET, "--batch", "8")
+    assert eight["totals"]["params"] == one["totals"]["params"]
+    for key in ("macs", "flops", "activation_bytes"):
+        assert eight["totals"][key] == 8 * one["totals"][key]
+    assert eight["memory"]["forward_peak_bytes"] == 8 * one["memory"]["forward_peak_bytes"]
+
+
+def test_dtype_sets_the_bytes_per_element(capsys):
+    full, half = summary(capsys, LENET), summary(capsys, LENET, "--dtype", "float16")
+    assert half["memory"]["param_bytes"] * 2 == full["memory"]["param_bytes"]
+    assert half["totals"]["activation_bytes"] * 2 == full["totals"]["activation_bytes"]
+
+
+def test_table_is_aligned_with_totals_and_field_line(capsys):
+    status, out, _ = run(capsys, RESNET18, "--depth", "2")
+    lines = out.splitlines()
+    assert status == 0 and lines[0] == "resnet18: input x [3, 224, 224]; batch 1, float32, depth 2"
+    header = next(line for line in lines if line.startswith("Layer"))
+    params_end = header.index("Params") + len("Params")
+    rows = [line for line in lines if line.startswith("layer")]
+    assert len(rows) == 8 and all(row[params_end - 1].isdigit() for row in rows)  # right-aligned
+    assert "  73,984  " in rows[0]
+    assert any(line.startswith("Params     11,689,512") for line in lines)
+    assert "Receptive field: 435 x 435 px, stride 32 x 32, padding 217 x 217 at layer4.1.5 (relu)" in out
+
+
+def test_markdown_and_csv_have_one_row_per_layer(capsys):
+    _, md, _ = run(capsys, LENET, "--format", "md")
+    assert "| Layer | Op | Output shape | Params | MACs | RF |" in md
+    assert "| c1 | conv | `[6, 28, 28]` | 156 | 117,600 | 5 |" in md
+    _, text, _ = run(capsys, LENET, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 13 and rows[1]["name"] == "c1" and rows[1]["rf_size"] == "5x5"
+    assert rows[-1]["rf_size"] == "global" and int(rows[1]["macs"]) == 117_600
+
+
+def test_failing_expectation_stops_summarize_with_its_location(tmp_path, capsys):
+    path = tmp_path / "bad.net"
+    path.write_text("network bad {\n  input [3, 32, 32]\n  conv(8, 3)\n  expect rf >= 5\n}\n")
+    status, out, err = run(capsys, str(path))
+    assert status == 6 and out == ""
+    assert f"{path}:4:3: expectation failed: expectation does not hold: 3 >= 5" in err
+
+
+def test_input_override_of_the_wrong_rank_is_a_located_error(capsys):
+    status, _, err = run(capsys, RESNET18, "--input", "3x224")
+    assert status == 4
+    assert "resnet18.net:" in err and "overridden with [3, 224] (rank 2)" in err
+    assert "declares [3, 224, 224]" in err and "3x224x224" in err
+
+
+def test_input_override_too_small_names_the_layer_and_the_override(capsys):
+    status, _, err = run(capsys, LENET, "--input", "1x20x20")
+    assert status == 4
+    assert "lenet5.net:15:" in err and "non-positive output size" in err
+    assert "overridden with [1, 20, 20] (--input)" in err
+
+
+def test_input_override_changes_shapes_and_field_stays(capsys):
+    data = summary(capsys, RESNET18, "--input", "3x320x320")
+    assert data["input_shape"] == [3, 320, 320]
+    assert data["receptive_field"]["size"] == [435, 435]
+    assert next(r for r in data["layers"] if r["name"] == "conv1")["output_shape"] == [64, 160, 160]
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in sorted(ARCH.glob("*.net"))])
+def test_every_architecture_summarizes(path, capsys):
+    data = summary(capsys, str(path), "--depth", "2")
+    assert data["totals"]["params"] > 0 and data["layers"]
