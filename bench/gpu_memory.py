@@ -65,6 +65,18 @@ def saved_by_autograd(model, batch: int, shape, dtype) -> int:
     return sum(kept.values())
 
 
+def report(net, args, estimate, saved: int, peak: int) -> None:
+    mib = 2 ** 20
+    print(f"{net.name}, batch {args.batch}, {args.dtype}, {args.optimizer}, {torch.cuda.get_device_name()}")
+    print(f"  saved activations: estimate {estimate.saved_activations / mib:9.1f} MiB, "
+          f"autograd {saved / mib:9.1f} MiB ({estimate.saved_activations / saved - 1:+.1%})")
+    weights = estimate.params + estimate.buffers + estimate.optimizer
+    print(f"  weights+optimizer: {weights / mib:.1f} MiB ({net.params:,} params x "
+          f"{DTYPE_BYTES[args.dtype]} B), backward peak {estimate.backward_peak / mib:.1f} MiB")
+    print(f"  training step:     estimate {estimate.total / mib:9.1f} MiB, "
+          f"max_memory_allocated {peak / mib:9.1f} MiB ({estimate.total / peak - 1:+.1%})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("net", nargs="?", default=str(ROOT / "architectures" / "resnet50.net"))
@@ -85,14 +97,7 @@ def main() -> int:
     torch.cuda.empty_cache()
     model = net.to_torch().to("cuda", dtype).train()
     peak = measured_peak(model, args.batch, net.input_shape, dtype, args.optimizer)
-    width = DTYPE_BYTES[args.dtype]
-    print(f"{net.name}, batch {args.batch}, {args.dtype}, {args.optimizer}, {torch.cuda.get_device_name()}")
-    print(f"  saved activations: estimate {estimate.saved_activations / 2**20:9.1f} MiB, "
-          f"autograd {saved / 2**20:9.1f} MiB ({estimate.saved_activations / saved - 1:+.1%})")
-    print(f"  weights+optimizer: {(estimate.params + estimate.buffers + estimate.optimizer) / 2**20:.1f} MiB "
-          f"({net.params:,} params x {width} B), backward peak {estimate.backward_peak / 2**20:.1f} MiB")
-    print(f"  training step:     estimate {estimate.total / 2**20:9.1f} MiB, "
-          f"max_memory_allocated {peak / 2**20:9.1f} MiB ({estimate.total / peak - 1:+.1%})")
+    report(net, args, estimate, saved, peak)
     within = abs(estimate.total / peak - 1) <= 0.10
     print("  within 10%" if within else "  NOT within 10%")
     return 0 if within else 1

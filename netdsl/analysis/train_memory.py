@@ -93,9 +93,7 @@ def training_memory(graph, batch: int = 1, dtype: str = "float32", optimizer: st
 def backward_peak(graph, record: Autograd, batch: int, width: int) -> int:
     """Most bytes of saved tensors and gradients alive at once during backward."""
     nodes = graph.nodes
-    freed_after: dict[int, list[int]] = {}
-    for storage, savers in record.savers.items():
-        freed_after.setdefault(min(savers), []).append(storage)
+    freed_after = _last_readers(record)
     live = record.saved_bytes(graph, batch)
     grads = {o["node"]: nodes[o["node"]]["output_bytes"] * batch for o in graph.graph["outputs"]
              if record.needs_grad[o["node"]]}
@@ -119,3 +117,12 @@ def backward_peak(graph, record: Autograd, batch: int, width: int) -> int:
         live -= sum(nodes[s]["output_bytes"] for s in freed_after.get(node, ())) * batch
         live -= record.own.get(node, 0)
     return peak
+
+
+def _last_readers(record: Autograd) -> dict[int, list[int]]:
+    """Node → saved storages freed once its backward is done (the earliest saver
+    runs its backward last)."""
+    freed_after: dict[int, list[int]] = {}
+    for storage, savers in record.savers.items():
+        freed_after.setdefault(min(savers), []).append(storage)
+    return freed_after

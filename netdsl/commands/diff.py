@@ -38,6 +38,8 @@ class Diff:
 
 def _summary(args, path: str) -> dict:
     from ..report.summary import build_summary
+    from ..analysis.expect import check_expectations
     one = argparse.Namespace(**{**vars(args), "file": path})
     net = load_network(one).analyze()
+    check_expectations(net)
     return build_summary(net, batch=args.batch, dtype=args.dtype, depth=args.depth)
