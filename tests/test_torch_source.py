@@ -11,9 +11,9 @@ import types
 
 import pytest
 import torch
+from conftest import ARCH, ROOT
 
 import netdsl
-from conftest import ARCH, ROOT
 from netdsl.cli import main
 
 GOLDEN = ROOT / "tests" / "golden" / "py"

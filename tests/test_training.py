@@ -4,10 +4,10 @@ import math
 
 import pytest
 import torch
+from conftest import ARCH, ROOT
 from torch import nn
 
 import netdsl
-from conftest import ARCH, ROOT
 from netdsl.cli import main
 from netdsl.errors import UsageError
 from netdsl.training import Trainer, load_config, train

@@ -14,8 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-import networkx as nx
-
+from ..ir import Graph
 from .lowering import Leaf, ScopePlan
 
 Child = Union[Leaf, ScopePlan]
@@ -80,7 +79,7 @@ def is_inline_sequential(plan: ScopePlan) -> bool:
     return plan.block is None and plan.sequential and numbered and plain
 
 
-def plan_classes(root: ScopePlan, graph: nx.DiGraph) -> SourcePlan:
+def plan_classes(root: ScopePlan, graph: Graph) -> SourcePlan:
     """Group the scope tree into classes and infer each class's parameters."""
     groups: dict[tuple, list[ScopePlan]] = {}
     _collect(root, groups, {})
@@ -176,7 +175,7 @@ def _slots(plan: ScopePlan, source: SourcePlan, path: tuple = ()) -> dict[SlotKe
     return slots
 
 
-def _infer_params(cls: ClassDef, source: SourcePlan, graph: nx.DiGraph) -> None:
+def _infer_params(cls: ClassDef, source: SourcePlan, graph: Graph) -> None:
     """Values that differ between instances become parameters, named where possible."""
     per_instance = [_slots(p, source) for p in cls.instances]
     candidates = _candidates(cls.instances, graph)
@@ -199,7 +198,7 @@ def _infer_params(cls: ClassDef, source: SourcePlan, graph: nx.DiGraph) -> None:
         source.args_of[id(instance)] = [p.values[index] for p in cls.params]
 
 
-def _candidates(instances: list[ScopePlan], graph: nx.DiGraph) -> list[tuple[str, list]]:
+def _candidates(instances: list[ScopePlan], graph: Graph) -> list[tuple[str, list]]:
     """Names a parameter may take: the block's arguments, then the input width."""
     infos = [graph.graph["scopes"][p.path] for p in instances]
     out = [(name, [info.args[name] for info in infos]) for name in infos[0].args

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-import networkx as nx
-
+from ..ir import Graph
 from .lowering import ScopePlan, Step
 from .source_classes import ClassDef, express, same_values
 
@@ -88,7 +87,7 @@ def _fresh(base: str, holder: dict, free: set) -> str:
 class ShapeNamer:
     """Shape comments for one class, symbolic where its instances differ."""
 
-    def __init__(self, graph: nx.DiGraph, cls: ClassDef):
+    def __init__(self, graph: Graph, cls: ClassDef):
         self.graph = graph
         self.cls = cls
 

@@ -14,9 +14,8 @@ import textwrap
 from functools import lru_cache
 from typing import Any, Optional
 
-import networkx as nx
-
 from ..expr import INITIALIZERS
+from ..ir import Graph
 from .lowering import Leaf, ScopePlan, Step, lower
 from .source_classes import ClassDef, SourcePlan, is_identifier, plan_classes
 from .source_names import ShapeNamer, value_names
@@ -85,7 +84,7 @@ def _entry_points(network, root: str) -> str:
     ])
 
 
-def _example_input(graph: nx.DiGraph, spec: dict) -> str:
+def _example_input(graph: Graph, spec: dict) -> str:
     shape = ", ".join(map(str, (1, *graph.nodes[spec["node"]]["shape"])))
     dtype = spec.get("dtype") or "float32"
     if dtype == "float32":
@@ -145,7 +144,7 @@ def _is_default(value: Any, default: Any) -> bool:
 class _Writer:
     """Writes one class at a time; collects the imports the classes need."""
 
-    def __init__(self, graph: nx.DiGraph, plan: SourcePlan):
+    def __init__(self, graph: Graph, plan: SourcePlan):
         self.graph = graph
         self.plan = plan
         self.imports: set[tuple[str, str]] = set()

@@ -91,6 +91,12 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+def choice_hint(value: str, choices) -> str:
+    """A did-you-mean for a misspelt choice, else the list of choices."""
+    guess = suggest(value, choices)
+    return f"did you mean '{guess}'?" if guess else f"choose from {', '.join(choices)}"
+
+
 def load_config(path: Optional[str | Path] = None, overrides: Sequence[str] = ()) -> TrainConfig:
     """Read a YAML file (optional), apply ``a.b=value`` overrides, validate."""
     raw: dict = {}

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
 
 from ..errors import UsageError
-from .config import DataConfig
+from .config import DataConfig, choice_hint
 
 KINDS = ("synthetic", "fake", "folder")
 
@@ -70,7 +70,7 @@ def make_datasets(config: DataConfig, shape: tuple[int, ...], classes: int,
                   seed: int) -> tuple[Dataset, Dataset]:
     """(train, validation) datasets for a network input of ``shape`` (batch excluded)."""
     if config.kind not in KINDS:
-        raise UsageError(f"unknown data kind '{config.kind}'", hint=f"choose from {', '.join(KINDS)}")
+        raise UsageError(f"unknown data kind '{config.kind}'", hint=choice_hint(config.kind, KINDS))
     if config.kind == "synthetic":
         return (synthetic_dataset(config.train_size, shape, classes, config.noise, seed),
                 synthetic_dataset(config.val_size, shape, classes, config.noise, seed + 1))

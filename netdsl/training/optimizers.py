@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError, suggest
-from .config import OptimizerConfig
+from .config import OptimizerConfig, choice_hint
 
 #: config name → torch.optim class name
 OPTIMIZERS = {"sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adadelta": "Adadelta",
@@ -68,16 +68,13 @@ def build_optimizer(groups: list[dict], config: OptimizerConfig) -> torch.optim.
     """The torch optimizer ``config.name`` with its options checked against its signature."""
     name = config.name.lower()
     if name not in OPTIMIZERS:
-        guess = suggest(name, OPTIMIZERS)
-        raise UsageError(f"unknown optimizer '{config.name}'",
-                         hint=f"did you mean '{guess}'?" if guess else f"choose from {', '.join(OPTIMIZERS)}")
+        raise UsageError(f"unknown optimizer '{config.name}'", hint=choice_hint(name, list(OPTIMIZERS)))
     cls = getattr(torch.optim, OPTIMIZERS[name])
     accepted = set(inspect.signature(cls).parameters) - {"params", "lr", "weight_decay"}
     for key in config.options:
         if key not in accepted:
-            guess = suggest(key, [*accepted, "name", "lr", "weight_decay", "decay_norm_and_bias"])
-            raise UsageError(f"optimizer {name} has no option '{key}'",
-                             hint=f"did you mean '{guess}'?" if guess else f"options: {', '.join(sorted(accepted))}")
+            known = sorted(accepted) + ["name", "lr", "weight_decay", "decay_norm_and_bias"]
+            raise UsageError(f"optimizer {name} has no option '{key}'", hint=choice_hint(key, known))
     options = {k: tuple(v) if isinstance(v, list) else v for k, v in config.options.items()}
     try:
         return cls(groups, lr=config.lr, weight_decay=config.weight_decay, **options)

@@ -12,8 +12,8 @@ from typing import Optional
 import torch
 from torch.optim import lr_scheduler
 
-from ..errors import UsageError, suggest
-from .config import ScheduleConfig
+from ..errors import UsageError
+from .config import ScheduleConfig, choice_hint
 
 SCHEDULES = ("none", "step", "multistep", "exponential", "cosine", "plateau")
 
@@ -23,9 +23,7 @@ class Schedule:
 
     def __init__(self, optimizer: torch.optim.Optimizer, config: ScheduleConfig, epochs: int):
         if config.name not in SCHEDULES:
-            guess = suggest(config.name, SCHEDULES)
-            raise UsageError(f"unknown schedule '{config.name}'",
-                             hint=f"did you mean '{guess}'?" if guess else f"choose from {', '.join(SCHEDULES)}")
+            raise UsageError(f"unknown schedule '{config.name}'", hint=choice_hint(config.name, SCHEDULES))
         self.config = config
         self.epoch = 0
         self.warmup = None
