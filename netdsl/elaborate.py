@@ -19,7 +19,7 @@ from .expr import Evaluator, ShapeView
 from .ir import Graph
 from .ops.registry import OpSpec, bind_args, get_op, op_names
 from .program import Program
-from .scopes import Scope, ScopeInfo
+from .scopes import Scope, ScopeInfo, check_label
 from .typecheck import bind_block_args
 
 MAX_DEPTH = 100
@@ -165,7 +165,7 @@ class _Elaborator:
     def _label(self, label: ast.Label, ctx: Ctx, cur) -> str:
         evaluator = ctx.evaluator(self.graph, cur)
         text = "".join(p if isinstance(p, str) else str(evaluator.eval(p)) for p in label.parts)
-        return text
+        return check_label(text, label.span)
 
     def _scoped(self, label, ctx: Ctx, span, run, block=None, args=None):
         """Run ``run(ctx)`` in a new child scope if labelled, else in place."""

@@ -16,6 +16,20 @@ from .errors import ArgumentError, Span
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+#: Attributes every torch ``nn.Module`` has: a child module cannot take these
+#: names (``add_module`` refuses them), so a label must not either.
+MODULE_ATTRIBUTES = frozenset("""
+    T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
+    double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter
+    get_submodule half ipu load_state_dict modules mtia named_buffers named_children
+    named_modules named_parameters parameters register_backward_hook register_buffer
+    register_forward_hook register_forward_pre_hook register_full_backward_hook
+    register_full_backward_pre_hook register_load_state_dict_post_hook
+    register_load_state_dict_pre_hook register_module register_parameter
+    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
+    set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
+""".split())
+
 
 @dataclass
 class ScopeInfo:
@@ -26,6 +40,16 @@ class ScopeInfo:
     args: dict[str, Any] = field(default_factory=dict)
     span: Optional[Span] = None
     children: list[str] = field(default_factory=list)
+
+
+def check_label(label: str, span: Optional[Span]) -> str:
+    """A label must be an identifier that a torch module can take as a child name."""
+    if not _IDENT.match(label):
+        raise ArgumentError(f"'{label}' is not a valid name (letters, digits and _ only)", span)
+    if label in MODULE_ATTRIBUTES or label.startswith("_"):
+        raise ArgumentError(f"'{label}' cannot name a layer: torch modules use that name "
+                            "themselves", span, hint=f"call it e.g. '{label.strip('_')}_layer'")
+    return label
 
 
 class Scope:
@@ -45,8 +69,6 @@ class Scope:
         """The name of the next child: its label, or its position."""
         name = label if label is not None else str(self.position)
         self.position += 1
-        if label is not None and not _IDENT.match(label):
-            raise ArgumentError(f"'{label}' is not a valid name (letters, digits and _ only)", span)
         if name in self.spans:
             where = self.spans[name]
             raise ArgumentError(f"the name '{name}' is used twice in scope "

@@ -151,3 +151,10 @@ def test_cli_prints_the_error_without_traceback_and_exits_nonzero(tmp_path):
 def test_user_text_is_never_evaluated_as_python(net_from):
     err = error_of('network n {\n  input [3, 8, 8]\n  conv(__import__("os"), 1)\n}')
     assert isinstance(err, UnknownName) and err.message == "unknown function '__import__'"
+
+
+def test_labels_that_torch_modules_reserve_are_refused():
+    err = error_of("network n {\n  input [3, 8, 8]\n  train: conv(4, 3)\n}")
+    assert isinstance(err, ArgumentError)
+    located(err, 3, 3)
+    assert err.message == "'train' cannot name a layer: torch modules use that name themselves"
