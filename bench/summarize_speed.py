@@ -10,12 +10,14 @@
 netdsl's bytecode is compiled first, as ``pip install`` does (torch's already
 is), so neither side pays for compiling its sources.
 
+    pip install torchinfo   # the comparison only; netdsl does not need it
     python3 bench/summarize_speed.py [--rounds 3] [--skip-torchinfo]
 """
 from __future__ import annotations
 
 import argparse
 import compileall
+import importlib.util
 import statistics
 import subprocess
 import sys
@@ -87,7 +89,11 @@ def main() -> None:
     compileall.compile_dir(str(ROOT / "netdsl"), quiet=1)
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
     print(f"python {sys.version.split()[0]}, load average {load}")
-    if not args.skip_torchinfo:
+    if args.skip_torchinfo:
+        pass
+    elif importlib.util.find_spec("torchinfo") is None:
+        print("torchinfo is not installed (pip install torchinfo): skipping the comparison")
+    else:
         compare_with_torchinfo(args.rounds)
     deep(args.rounds)
 
