@@ -88,8 +88,8 @@ def main() -> int:
         print("no CUDA device: this benchmark needs a GPU")
         return 2
     net = netdsl.load(args.net).analyze()
-    activation_sizes(net.graph, args.dtype)
-    estimate = training_memory(net.graph, args.batch, args.dtype, args.optimizer, device="cuda")
+    activation_sizes(net.ir, args.dtype)
+    estimate = training_memory(net.ir, args.batch, args.dtype, args.optimizer, device="cuda")
     dtype = TORCH_DTYPES[args.dtype]
     model = net.to_torch().to("cuda", dtype).train()
     saved = saved_by_autograd(model, args.batch, net.input_shape, dtype)

@@ -12,39 +12,52 @@ from .program import Program, load_program, parse_program
 
 
 class Network:
-    """One elaborated network.  ``graph`` is a ``netdsl.ir.Graph`` of op nodes
-    (networkx's DiGraph interface; ``graph.to_networkx()`` for a real one)."""
+    """One elaborated network.
+
+    ``graph`` is the IR as a ``networkx.DiGraph``.  netdsl itself works on
+    ``ir``, a ``netdsl.ir.Graph`` with the same interface and contents, because
+    importing networkx costs more than a whole ``netdsl summarize``; the
+    networkx graph is built from it the first time ``graph`` is read."""
 
     def __init__(self, graph: Graph, program: Optional[Program] = None):
-        self.graph = graph
+        self.ir = graph
         self.program = program
         self._analyzed = False
+        self._networkx = None
+
+    @property
+    def graph(self):
+        """The analysed IR as a ``networkx.DiGraph`` (built once, on first use):
+        the same nodes, edges, node attributes and graph attributes as ``ir``."""
+        if self._networkx is None:
+            self._networkx = self.analyze().ir.to_networkx()
+        return self._networkx
 
     # ------------------------------------------------------------- facts
     @property
     def name(self) -> str:
-        return self.graph.graph["name"]
+        return self.ir.graph["name"]
 
     @property
     def inputs(self) -> list[dict]:
-        return self.graph.graph["inputs"]
+        return self.ir.graph["inputs"]
 
     @property
     def outputs(self) -> list[dict]:
-        return self.graph.graph["outputs"]
+        return self.ir.graph["outputs"]
 
     @property
     def input_shape(self) -> tuple:
-        return self.graph.nodes[self.inputs[0]["node"]]["shape"]
+        return self.ir.nodes[self.inputs[0]["node"]]["shape"]
 
     @property
     def output_shapes(self) -> dict[str, tuple]:
-        return {o["name"]: self.graph.nodes[o["node"]]["shape"] for o in self.outputs}
+        return {o["name"]: self.ir.nodes[o["node"]]["shape"] for o in self.outputs}
 
     def nodes(self) -> list[dict]:
         """Node attribute dicts in topological (creation) order, inputs included."""
         self.analyze()
-        return [self.graph.nodes[n] for n in sorted(self.graph.nodes)]
+        return [self.ir.nodes[n] for n in sorted(self.ir.nodes)]
 
     def layers(self) -> list[dict]:
         return [d for d in self.nodes() if d["op"] != "input"]
@@ -76,16 +89,16 @@ class Network:
         """The ``ReceptiveField`` of the centre unit of the main output's last feature
         map on the main input (None if the network has no spatial axes)."""
         from .analysis.receptive_field import centre_field, feature_node
-        node = feature_node(self.analyze().graph, self.outputs[0]["node"])
-        return None if node is None else centre_field(self.graph, node)
+        node = feature_node(self.analyze().ir, self.outputs[0]["node"])
+        return None if node is None else centre_field(self.ir, node)
 
     def analyze(self) -> "Network":
         """Run the analysis passes once; they write node attributes."""
         if not self._analyzed:
             self._analyzed = True
-            count_params(self.graph)
+            count_params(self.ir)
             from .analysis import run_passes
-            run_passes(self.graph)
+            run_passes(self.ir)
         return self
 
     # ------------------------------------------------------------- backends
@@ -108,19 +121,19 @@ class Network:
         from .backends.graphviz import render, to_dot
         chosen = DiagramOptions(**options)
         self.analyze()
-        return render(self.graph, path, chosen) if path is not None else to_dot(self.graph, chosen)
+        return render(self.ir, path, chosen) if path is not None else to_dot(self.ir, chosen)
 
     def _repr_svg_(self) -> Optional[str]:
         """Jupyter shows a network as its diagram (None, a plain repr, without Graphviz)."""
         from .backends.graphviz import to_svg
         from .errors import BackendError
         try:
-            return to_svg(self.analyze().graph)
+            return to_svg(self.analyze().ir)
         except BackendError:
             return None
 
     def __repr__(self) -> str:
-        return f"<Network {self.name}: {len(self.graph)} nodes, input {list(self.input_shape)}>"
+        return f"<Network {self.name}: {len(self.ir)} nodes, input {list(self.input_shape)}>"
 
 
 def load(path: str | Path, network: Optional[str] = None, params: Optional[dict] = None,

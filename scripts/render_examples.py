@@ -35,7 +35,7 @@ def main() -> int:
     for name, options in EXAMPLES.items():
         net = netdsl.load(ROOT / "architectures" / f"{name}.net").analyze()
         target = out_dir / f"{name}.png"
-        target.write_bytes(run_dot(to_dot(net.graph, options), "png", dpi=DPI))
+        target.write_bytes(run_dot(to_dot(net.ir, options), "png", dpi=DPI))
         print(f"wrote {target.relative_to(ROOT)}")
     return 0
 

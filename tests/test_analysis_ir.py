@@ -10,7 +10,7 @@ from conftest import ARCH, ROOT
 
 def test_graph_matches_its_networkx_twin():
     net = netdsl.load(ARCH / "resnet18.net").analyze()
-    graph = net.graph
+    graph = net.ir
     twin = graph.to_networkx()
     assert isinstance(twin, nx.DiGraph)
     assert list(twin.nodes) == list(graph.nodes) and len(graph) == twin.number_of_nodes()
@@ -30,3 +30,13 @@ def test_summarize_does_not_import_networkx():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_network_graph_is_a_networkx_digraph_with_the_analysis_results():
+    net = netdsl.load(ARCH / "resnet18.net")
+    graph = net.graph
+    assert isinstance(graph, nx.DiGraph) and graph is net.graph  # built once
+    conv1 = next(n for n, d in graph.nodes(data=True) if d.get("path") == "conv1")
+    assert graph.nodes[conv1]["params"] == 9408 and graph.nodes[conv1]["shape"] == (64, 112, 112)
+    assert graph.nodes[conv1]["macs"] == 118_013_952
+    assert nx.ancestors(graph, conv1) == {net.inputs[0]["node"]}

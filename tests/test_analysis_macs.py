@@ -26,7 +26,7 @@ def counted_macs(fn, *xs) -> int:
 def example_inputs(net, batch=2, device="cpu"):
     xs = []
     for info in net.inputs:
-        shape = (batch, *net.graph.nodes[info["node"]]["shape"])
+        shape = (batch, *net.ir.nodes[info["node"]]["shape"])
         if info["dtype"].startswith("int"):
             xs.append(torch.randint(0, 3, shape, device=device))
         else:

@@ -90,7 +90,7 @@ def test_dense_links_concat_every_previous_output(net_from):
     net = net_from("""network n { input [4, 5, 5]
   block1: dense repeat 3 as i { layer{i+1}: conv(2, 3, padding=1) } }""")
     convs = [d for d in net.layers() if d["op"] == "conv"]
-    assert [net.graph.nodes[d["inputs"][0]]["shape"][0] for d in convs] == [4, 6, 8]
+    assert [net.ir.nodes[d["inputs"][0]]["shape"][0] for d in convs] == [4, 6, 8]
     assert net.output_shapes["out"] == (10, 5, 5)
     model, _ = forward(net)
     x = torch.randn(1, 4, 5, 5)
@@ -191,5 +191,5 @@ network n {   # another
 def test_command_line_overrides_are_read_as_literals(net_from):
     src = "network n(sizes: tuple = (4,), act: str = \"relu\", p: float = 0.5) { input [3]\n linear(sum(sizes)) }"
     net = net_from(src, params={"sizes": "(2, 3, 5)", "act": "elu", "p": "1"})
-    assert net.graph.graph["params"] == {"sizes": (2, 3, 5), "act": "elu", "p": 1.0}
+    assert net.ir.graph["params"] == {"sizes": (2, 3, 5), "act": "elu", "p": 1.0}
     assert net.output_shapes["out"] == (10,)

@@ -34,7 +34,7 @@ def kept_by_autograd(model, xs) -> int:
 def inputs(net, batch, requires_grad):
     xs = []
     for info in net.inputs:
-        shape = (batch, *net.graph.nodes[info["node"]]["shape"])
+        shape = (batch, *net.ir.nodes[info["node"]]["shape"])
         if info["dtype"].startswith("int"):
             xs.append(torch.randint(0, 3, shape))
         else:  # a non-leaf copy, so in-place layers may overwrite it
@@ -52,7 +52,7 @@ def test_saved_activations_of_each_op_match_autograd(example):
     net = netdsl.parse(example.source()).analyze()
     model = net.to_torch().train()
     kept = kept_by_autograd(model, inputs(net, 2, requires_grad=True))
-    assert saved_activation_bytes(net.graph, 2, device="cpu", inputs_require_grad=True) == kept
+    assert saved_activation_bytes(net.ir, 2, device="cpu", inputs_require_grad=True) == kept
 
 
 @pytest.mark.parametrize("name, shape", [("lenet5", None), ("resnet18", (3, 64, 64)),
@@ -64,14 +64,14 @@ def test_saved_activations_of_networks_match_autograd(name, shape):
     net = netdsl.load(path, input_shape=shape).analyze()
     model = net.to_torch().train()
     kept = kept_by_autograd(model, inputs(net, 3, requires_grad=False))
-    assert saved_activation_bytes(net.graph, 3, device="cpu") == kept
+    assert saved_activation_bytes(net.ir, 3, device="cpu") == kept
 
 
 def test_output_bytes_follow_dtype_and_keep_integer_inputs(net_from):
     net = net_from("network n { input ids: [7] int64\n embedding(10, 4) }").analyze()
     ids, emb = net.nodes()
     assert (ids["output_bytes"], emb["output_bytes"]) == (7 * 8, 7 * 4 * 4)
-    activation_sizes(net.graph, "float16")
+    activation_sizes(net.ir, "float16")
     assert (ids["output_bytes"], emb["output_bytes"]) == (7 * 8, 7 * 4 * 2)
 
 
@@ -81,34 +81,34 @@ CHAIN = "network n {{ input [1, 8, 8]\n conv(4, 3, padding=1) relu(inplace={inpl
 def test_forward_peak_of_a_chain_frees_dead_tensors(net_from):
     # input 256 B, conv 1024 B, relu 1024 B, conv 512 B: peak while relu runs.
     net = net_from(CHAIN.format(inplace="false")).analyze()
-    assert forward_peak(net.graph) == 2 * 1024
-    assert forward_peak(net.graph, batch=3) == 3 * 2 * 1024
+    assert forward_peak(net.ir) == 2 * 1024
+    assert forward_peak(net.ir, batch=3) == 3 * 2 * 1024
     inplace = net_from(CHAIN.format(inplace="true")).analyze()
-    assert forward_peak(inplace.graph) == 1024 + 512  # relu writes over the conv output
-    assert activation_bytes(net.graph) == 1024 + 1024 + 512
-    assert activation_bytes(inplace.graph) == 1024 + 512
+    assert forward_peak(inplace.ir) == 1024 + 512  # relu writes over the conv output
+    assert activation_bytes(net.ir) == 1024 + 1024 + 512
+    assert activation_bytes(inplace.ir) == 1024 + 512
 
 
 def test_forward_peak_keeps_a_residual_input_alive(net_from):
     net = net_from("""network n { input [1, 8, 8]
       residual { conv(1, 3, padding=1) conv(1, 3, padding=1) } }""").analyze()
     # input (256) stays for the add: input + both convs' outputs while the second runs.
-    assert forward_peak(net.graph) == 3 * 256
-    assert forward_peak(net.graph) < activation_bytes(net.graph) + 256
+    assert forward_peak(net.ir) == 3 * 256
+    assert forward_peak(net.ir) < activation_bytes(net.ir) + 256
 
 
 def test_training_estimate_counts_params_grads_optimizer_and_saved(net_from):
     net = net_from("network n { input [3, 8, 8]\n conv(4, 3, trainable=false) conv(2, 3) }").analyze()
     frozen, trainable = 4 * 3 * 9 + 4, 2 * 4 * 9 + 2
     for optimizer, states in (("sgd", 0), ("momentum", 1), ("adam", 2)):
-        memory = training_memory(net.graph, batch=5, optimizer=optimizer)
+        memory = training_memory(net.ir, batch=5, optimizer=optimizer)
         assert memory.params == 4 * (frozen + trainable)
         assert memory.grads == 4 * trainable
         assert memory.optimizer == states * 4 * trainable
-    memory = training_memory(net.graph, batch=5)
+    memory = training_memory(net.ir, batch=5)
     # Only the second conv trains, so only its input (4x6x6 floats) is saved.
     assert memory.saved_activations == 5 * 4 * 6 * 6 * 4
-    half = training_memory(net.graph, batch=5, dtype="float16")
+    half = training_memory(net.ir, batch=5, dtype="float16")
     assert half.params * 2 == memory.params and half.grads * 2 == memory.grads
     # Backward: conv2's output gradient (5 x 2x4x4 floats) and its parameter gradients.
     assert memory.backward_peak == memory.saved_activations + 5 * 32 * 4 + 4 * trainable
@@ -117,7 +117,7 @@ def test_training_estimate_counts_params_grads_optimizer_and_saved(net_from):
 
 def test_backward_peak_walks_the_graph_in_reverse(net_from):
     net = net_from("network n { input [1, 8, 8]\n conv(2, 3, padding=1) relu conv(1, 3, padding=1) }")
-    memory = training_memory(net.analyze().graph, optimizer="sgd")
+    memory = training_memory(net.analyze().ir, optimizer="sgd")
     # Saved: the input (256 B, for conv1) and relu's output (512 B, for relu and conv2).
     assert memory.saved_activations == 256 + 512
     # While relu's backward runs: all saved tensors, the gradients of relu's and

@@ -56,7 +56,7 @@ def sample_inputs(net, example: Example) -> list[torch.Tensor]:
     xs = []
     for info, shape in zip(net.inputs, example.inputs):
         if example.dtype == "int64":
-            readers = [net.graph.nodes[n]["args"] for n in net.graph.successors(info["node"])]
+            readers = [net.ir.nodes[n]["args"] for n in net.ir.successors(info["node"])]
             high = min(a.get("num_embeddings", 4) for a in readers) if readers else 4
             xs.append(torch.randint(0, high, (BATCH, *shape)))
         else:
@@ -79,7 +79,7 @@ def run(example: Example) -> Run:
 
 
 def in_shapes(net, data) -> list[tuple]:
-    return [net.graph.nodes[i]["shape"] for i in data["inputs"]]
+    return [net.ir.nodes[i]["shape"] for i in data["inputs"]]
 
 
 @pytest.mark.parametrize("op, example", CASES)

@@ -93,7 +93,7 @@ def narrowed(path, input_shape=None):
 
 
 def _narrow(net, factor: int):
-    nodes = net.graph.nodes
+    nodes = net.ir.nodes
     for node in sorted(nodes):
         data = nodes[node]
         if data["op"] == "input":
@@ -138,9 +138,9 @@ def _long_along(path, channels, short, axis, rank, size) -> tuple:
     for _ in range(20):
         shape = (channels, *[size if a == axis else short for a in range(rank)])
         net = netdsl.load(path, input_shape=shape).analyze()
-        node = feature_node(net.graph, net.outputs[0]["node"])
-        unit = [(m - 1) // 2 for m in net.graph.nodes[node]["shape"][1:]]
-        lo, hi = window(centre_field(net.graph, node), unit)[axis]
+        node = feature_node(net.ir, net.outputs[0]["node"])
+        unit = [(m - 1) // 2 for m in net.ir.nodes[node]["shape"][1:]]
+        lo, hi = window(centre_field(net.ir, node), unit)[axis]
         if lo >= 0 and hi <= size - 1:
             return shape
         size += 32
@@ -156,10 +156,10 @@ def architectures():
 def test_architecture_field_equals_gradient_support(path):
     for axis, shape in enumerate(_thin_inputs(path)):
         net = narrowed(path, shape).analyze()
-        node = feature_node(net.graph, net.outputs[0]["node"])
-        field = centre_field(net.graph, node)
-        net.graph.graph["outputs"] = [{"name": "features", "node": node, "weight": 1.0}]
-        unit = [(m - 1) // 2 for m in net.graph.nodes[node]["shape"][1:]]
+        node = feature_node(net.ir, net.outputs[0]["node"])
+        field = centre_field(net.ir, node)
+        net.ir.graph["outputs"] = [{"name": "features", "node": node, "weight": 1.0}]
+        unit = [(m - 1) // 2 for m in net.ir.nodes[node]["shape"][1:]]
         lo, hi = support(positive(net.to_torch()), shape, unit)[axis]
         assert hi - lo + 1 == field.pixels[axis]
         assert lo == window(field, unit)[axis][0]
@@ -277,7 +277,7 @@ def test_encoder_decoder_centre_field_equals_gradient_support(net_from, up):
       }}
       conv(2, 3, padding=1) }}""").analyze()
     node = net.outputs[0]["node"]
-    unit = [(m - 1) // 2 for m in net.graph.nodes[node]["shape"][1:]]
+    unit = [(m - 1) // 2 for m in net.ir.nodes[node]["shape"][1:]]
     measured = support(positive(net.to_torch()), net.input_shape, unit)
     field = net.receptive_field
     assert [hi - lo + 1 for lo, hi in measured] == list(field.pixels)

@@ -40,7 +40,7 @@ def test_the_essential_references_are_in_the_zoo():
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_dot_matches_golden(name):
     source, params, options = CASES[name]
-    dot = to_dot(netdsl.load(source, params=params).analyze().graph, options)
+    dot = to_dot(netdsl.load(source, params=params).analyze().ir, options)
     golden = GOLDEN / f"{name}.dot"
     if UPDATE:
         golden.write_text(dot, encoding="utf-8")

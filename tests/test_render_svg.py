@@ -35,8 +35,8 @@ def svg_groups(svg: str) -> dict[str, dict[str, str]]:
 
 
 def render_svg(net, options: DiagramOptions):
-    diagram = build_diagram(net.graph, options)
-    return diagram, svg_groups(run_dot(to_dot(net.graph, options), "svg").decode("utf-8"))
+    diagram = build_diagram(net.ir, options)
+    return diagram, svg_groups(run_dot(to_dot(net.ir, options), "svg").decode("utf-8"))
 
 
 @pytest.mark.parametrize("path", sorted(ARCH.glob("*.net")), ids=lambda p: p.stem)
@@ -81,7 +81,7 @@ def test_densenet121_folds_every_dense_block():
 def test_deep_networks_stay_small_by_default(name):
     net = load(name)
     diagram, svg = render_svg(net, DiagramOptions())
-    assert len(diagram.nodes) <= 64 < len(net.graph)
+    assert len(diagram.nodes) <= 64 < len(net.ir)
     assert len(svg["node"]) == len(diagram.nodes) + 2  # + output and legend
 
 
@@ -93,4 +93,4 @@ def test_deep_networks_render_at_full_depth_with_linear_edges(name, fold):
     assert len(svg["node"]) == len(diagram.nodes) + 2
     assert len(svg["edge"]) <= 1.25 * len(diagram.nodes) + 2
     if not fold:
-        assert len(diagram.nodes) == len(net.graph)  # every layer drawn
+        assert len(diagram.nodes) == len(net.ir)  # every layer drawn

@@ -100,7 +100,7 @@ def assert_twins(net, batch: int = 2):
         [n for n, p in theirs.named_parameters() if not p.requires_grad]
     ours.load_state_dict(want, strict=True)
     ours.eval(), theirs.eval()
-    xs = [torch.randn(batch, *net.graph.nodes[i["node"]]["shape"]) for i in net.inputs]
+    xs = [torch.randn(batch, *net.ir.nodes[i["node"]]["shape"]) for i in net.inputs]
     with torch.no_grad():
         got, expected = ours(*xs), theirs(*xs)
     if isinstance(expected, tuple):

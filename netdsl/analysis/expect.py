@@ -23,7 +23,7 @@ def _plain(values: tuple) -> tuple:
 def _memory(name: str):
     def compute(net):
         from . import memory
-        return getattr(memory, name)(net.graph)
+        return getattr(memory, name)(net.ir)
     return compute
 
 
@@ -71,7 +71,7 @@ class Metrics(Mapping):
 def check_expectations(net) -> None:
     """Raise ExpectationError, located at the statement, for the first that fails."""
     names = Metrics(net)
-    for expect in net.graph.graph["expects"]:
+    for expect in net.ir.graph["expects"]:
         evaluator = Evaluator(ChainMap(names, expect["env"]))
         if not evaluator.eval(expect["expr"]):
             raise ExpectationError(_explain(expect["expr"], evaluator), expect["span"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-import networkx as nx
+from ..ir import Graph
 
 Path = tuple[str, ...]
 
@@ -38,7 +38,7 @@ class FoldRun:
 class ScopeTree:
     """Scope paths of the graph, the IR nodes under each, in creation order."""
 
-    def __init__(self, graph: nx.DiGraph):
+    def __init__(self, graph: Graph):
         self.graph = graph
         self.infos = graph.graph.get("scopes", {})
         self.under: dict[Path, list[int]] = {}
@@ -66,7 +66,7 @@ class ScopeTree:
         return max(len(p) for p in self.under)
 
 
-def rail_inputs(graph: nx.DiGraph) -> dict[int, list[int]]:
+def rail_inputs(graph: Graph) -> dict[int, list[int]]:
     """Each node's inputs as drawn: a concat that repeats the previous concat's
     inputs and adds some (a dense block) reads that concat instead, so a dense
     block of n layers draws a rail of n edges rather than n²/2."""

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-import networkx as nx
+from ..ir import Graph
 
 from ..errors import UsageError
 from ..ops.registry import get_op
@@ -22,7 +22,7 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-def node_metric(graph: nx.DiGraph, n: int, name: str) -> Optional[float]:
+def node_metric(graph: Graph, n: int, name: str) -> Optional[float]:
     """One IR node's value of a metric, or None when the graph does not have it."""
     data = graph.nodes[n]
     for attr in ATTRIBUTES.get(name, (name,)):
@@ -49,7 +49,7 @@ def _as_number(value) -> Optional[float]:
     return None
 
 
-def _spec_macs(graph: nx.DiGraph, n: int) -> int:
+def _spec_macs(graph: Graph, n: int) -> int:
     data = graph.nodes[n]
     spec = get_op(data["op"])
     if spec is None:
@@ -58,12 +58,12 @@ def _spec_macs(graph: nx.DiGraph, n: int) -> int:
     return spec.macs(data["args"], ins, data["shape"])
 
 
-def total(graph: nx.DiGraph, nodes, name: str) -> float:
+def total(graph: Graph, nodes, name: str) -> float:
     """Sum of a metric over IR nodes (missing values count as 0)."""
     return sum(node_metric(graph, n, name) or 0 for n in nodes)
 
 
-def drawn_metric(graph: nx.DiGraph, drawn, name: str) -> Optional[float]:
+def drawn_metric(graph: Graph, drawn, name: str) -> Optional[float]:
     """A drawn node's value: per instance it stands for (a folded box's value is one
     block's, not all N), additive metrics summed over its layers, others maxed."""
     instances: dict[tuple, list[float]] = {}
@@ -77,7 +77,7 @@ def drawn_metric(graph: nx.DiGraph, drawn, name: str) -> Optional[float]:
     return max(combine(values) for values in instances.values())
 
 
-def _instance(graph: nx.DiGraph, drawn, n: int) -> tuple:
+def _instance(graph: Graph, drawn, n: int) -> tuple:
     """Which folded instance IR node n belongs to, as seen from a drawn node."""
     scope = graph.nodes[n]["scope"]
     if drawn.kind == "box":
@@ -93,7 +93,7 @@ class Highlight:
     op: str
     value: float
 
-    def matches(self, graph: nx.DiGraph, drawn) -> bool:
+    def matches(self, graph: Graph, drawn) -> bool:
         value = drawn_metric(graph, drawn, self.metric)
         return value is not None and COMPARISONS[self.op](value, self.value)
 
@@ -118,7 +118,7 @@ def parse_highlight(text: str) -> Highlight:
     return Highlight(metric, op, value)
 
 
-def require_metric(graph: nx.DiGraph, name: str, option: str) -> None:
+def require_metric(graph: Graph, name: str, option: str) -> None:
     """A usage error when no node of the graph has the metric at all."""
     if not any(node_metric(graph, n, name) is not None for n in graph.nodes):
         known = sorted(ADDITIVE | set(ATTRIBUTES))

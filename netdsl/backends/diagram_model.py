@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
-import networkx as nx
+from ..ir import Graph
 
 from ..errors import UsageError
 from ..ops.registry import get_op
@@ -71,7 +71,7 @@ class DrawnEdge:
 
 @dataclass
 class Diagram:
-    graph: nx.DiGraph
+    graph: Graph
     options: DiagramOptions
     depth: int
     nodes: list[DrawnNode]
@@ -80,7 +80,7 @@ class Diagram:
     tree: ScopeTree
 
 
-def build_diagram(graph: nx.DiGraph, options: DiagramOptions = DiagramOptions()) -> Diagram:
+def build_diagram(graph: Graph, options: DiagramOptions = DiagramOptions()) -> Diagram:
     tree = ScopeTree(graph)
     inputs = rail_inputs(graph)
     runs = find_fold_runs(tree, inputs) if options.fold else []
@@ -135,7 +135,7 @@ def _kind(op: str) -> str:
     return "merge" if spec is not None and spec.category == "merge" else "op"
 
 
-def category(graph: nx.DiGraph, n: int) -> str:
+def category(graph: Graph, n: int) -> str:
     op = graph.nodes[n]["op"]
     spec = get_op(op)
     return "input" if op == "input" else (spec.category if spec else "other")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Optional
 
-import networkx as nx
+from ..ir import Graph
 
 from .diagram_fold import FoldRun, Path
 from .diagram_metrics import total
@@ -51,7 +51,7 @@ def fmt_shape(shape: tuple) -> str:
     return "×".join(str(d) for d in shape) if shape else "scalar"
 
 
-def describe_op(graph: nx.DiGraph, n: int) -> str:
+def describe_op(graph: Graph, n: int) -> str:
     """``conv 3×3 /2 → 128``: the op with the arguments that shape its output."""
     data = graph.nodes[n]
     rank = len(graph.nodes[data["inputs"][0]]["shape"]) - 1 if data["inputs"] else 2
@@ -78,13 +78,13 @@ def _describe_arg(key: str, value, rank: int) -> str:
     return f"→ {shown}"
 
 
-def _name(graph: nx.DiGraph, n: int) -> Optional[str]:
+def _name(graph: Graph, n: int) -> Optional[str]:
     """The module name if the user gave one (auto-indices and names equal to the op say nothing)."""
     name = graph.nodes[n]["name"]
     return None if name is None or name.isdigit() or name == graph.nodes[n]["op"] else name
 
 
-def numbers_line(graph: nx.DiGraph, nodes, show_macs: bool) -> str:
+def numbers_line(graph: Graph, nodes, show_macs: bool) -> str:
     """``61.7K params · 420K MACs``, or '' when there is nothing to say."""
     parts = []
     params = total(graph, nodes, "params")
@@ -115,7 +115,7 @@ def html(*lines: tuple[str, str], align: str = "") -> str:
     return "<br/>".join(out)
 
 
-def op_label(graph: nx.DiGraph, nodes: list[int], show_macs: bool, title: Optional[str] = None) -> str:
+def op_label(graph: Graph, nodes: list[int], show_macs: bool, title: Optional[str] = None) -> str:
     title = title or _name(graph, nodes[0]) or ""  # a fused chain goes by its head's name
     what = " · ".join(describe_op(graph, n) for n in nodes)
     if len(nodes) == 1 and what == graph.nodes[nodes[0]]["op"] and title.startswith(what):
@@ -123,7 +123,7 @@ def op_label(graph: nx.DiGraph, nodes: list[int], show_macs: bool, title: Option
     return html(("b", title), ("", what), ("small", numbers_line(graph, nodes, show_macs)))
 
 
-def input_label(graph: nx.DiGraph, n: int) -> str:
+def input_label(graph: Graph, n: int) -> str:
     data = graph.nodes[n]
     dtype = data.get("dtype", "float32")
     return html(("b", f"input {data.get('label', '')}".strip()),
@@ -194,7 +194,7 @@ def _enclosing_cluster(diagram, path: Path) -> Path:
 _TELLING = ("conv", "linear", "pool", "recurrent", "embedding", "attention")
 
 
-def contents(graph: nx.DiGraph, nodes: list[int], most: int = 3) -> str:
+def contents(graph: Graph, nodes: list[int], most: int = 3) -> str:
     """What a plain group holds: its telling ops when there are few, else how many layers."""
     telling = [n for n in nodes if category(graph, n) in _TELLING] or nodes
     if len(telling) > most:

@@ -1,8 +1,8 @@
 """Graphviz backend: DOT text built here (no graphviz import, byte-deterministic),
 images made by the ``dot`` program.
 
-    >>> dot_text = to_dot(net.graph, DiagramOptions(depth=2, compact=True))
-    >>> render(net.graph, "resnet18.svg")
+    >>> dot_text = to_dot(net.ir, DiagramOptions(depth=2, compact=True))
+    >>> render(net.ir, "resnet18.svg")
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path as FilePath
 from typing import Optional
 
-import networkx as nx
+from ..ir import Graph
 
 from ..errors import BackendError, UsageError
 from .diagram_metrics import (HEAT_COLOURS, drawn_metric, heat_bounds, heat_level,
@@ -35,7 +35,7 @@ GRAPH_DEFAULTS = """\
 """
 
 
-def to_dot(graph: nx.DiGraph, options: DiagramOptions = DiagramOptions()) -> str:
+def to_dot(graph: Graph, options: DiagramOptions = DiagramOptions()) -> str:
     """The diagram of an elaborated (and analysed) IR graph as DOT text."""
     diagram = build_diagram(graph, options)
     painter = _Painter(diagram)
@@ -198,7 +198,7 @@ def output_format(path: str | FilePath, fmt: Optional[str] = None) -> str:
     return fmt
 
 
-def render(graph: nx.DiGraph, path: str | FilePath, options: DiagramOptions = DiagramOptions(),
+def render(graph: Graph, path: str | FilePath, options: DiagramOptions = DiagramOptions(),
            fmt: Optional[str] = None) -> str:
     """Write the diagram to ``path`` in the format its extension names; return the DOT text."""
     fmt = output_format(path, fmt)
@@ -208,5 +208,5 @@ def render(graph: nx.DiGraph, path: str | FilePath, options: DiagramOptions = Di
     return dot_text
 
 
-def to_svg(graph: nx.DiGraph, options: DiagramOptions = DiagramOptions()) -> str:
+def to_svg(graph: Graph, options: DiagramOptions = DiagramOptions()) -> str:
     return run_dot(to_dot(graph, options), "svg").decode("utf-8")

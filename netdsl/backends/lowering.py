@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-import networkx as nx
+from ..ir import Graph
 
 from ..ops.registry import TorchCall, get_op
 
@@ -67,7 +67,7 @@ class ScopePlan:
         return value == self.outputs[0]
 
 
-def lower(graph: nx.DiGraph) -> ScopePlan:
+def lower(graph: Graph) -> ScopePlan:
     """Build the scope-plan tree of an elaborated (and param-counted) graph."""
     plans = _make_plans(graph)
     members = _members(graph, plans)
@@ -84,11 +84,11 @@ def lower(graph: nx.DiGraph) -> ScopePlan:
     return root
 
 
-def _make_plans(graph: nx.DiGraph) -> dict[tuple, ScopePlan]:
+def _make_plans(graph: Graph) -> dict[tuple, ScopePlan]:
     return {path: ScopePlan(path, info.block) for path, info in graph.graph["scopes"].items()}
 
 
-def _members(graph: nx.DiGraph, plans: dict) -> dict[tuple, list[int]]:
+def _members(graph: Graph, plans: dict) -> dict[tuple, list[int]]:
     """Every scope's nodes, its nested scopes' included, in creation order."""
     members: dict[tuple, list[int]] = {path: [] for path in plans}
     for node in sorted(graph.nodes):
@@ -98,7 +98,7 @@ def _members(graph: nx.DiGraph, plans: dict) -> dict[tuple, list[int]]:
     return members
 
 
-def _leaves_by_scope(graph: nx.DiGraph) -> dict[tuple, dict[str, int]]:
+def _leaves_by_scope(graph: Graph) -> dict[tuple, dict[str, int]]:
     leaves: dict[tuple, dict[str, int]] = {}
     for node, data in graph.nodes(data=True):
         if data["name"] is not None:
@@ -106,7 +106,7 @@ def _leaves_by_scope(graph: nx.DiGraph) -> dict[tuple, dict[str, int]]:
     return leaves
 
 
-def _fill_children(graph: nx.DiGraph, plan: ScopePlan, plans: dict, leaves: dict) -> None:
+def _fill_children(graph: Graph, plan: ScopePlan, plans: dict, leaves: dict) -> None:
     for name in graph.graph["scopes"][plan.path].children:
         if name in leaves:
             plan.children[name] = _leaf(graph, leaves[name])
@@ -114,7 +114,7 @@ def _fill_children(graph: nx.DiGraph, plan: ScopePlan, plans: dict, leaves: dict
             plan.children[name] = plans[plan.path + (name,)]
 
 
-def _leaf(graph: nx.DiGraph, node: int) -> Leaf:
+def _leaf(graph: Graph, node: int) -> Leaf:
     data = graph.nodes[node]
     spec, args = get_op(data["op"]), data["args"]
     ins = [graph.nodes[i]["shape"] for i in data["inputs"]]
@@ -123,7 +123,7 @@ def _leaf(graph: nx.DiGraph, node: int) -> Leaf:
     return Leaf(data["name"], node, spec.torch(args, ins), inits, args.get("trainable", True))
 
 
-def _fill_steps(graph: nx.DiGraph, plan: ScopePlan, members: dict, plans: dict) -> None:
+def _fill_steps(graph: Graph, plan: ScopePlan, members: dict, plans: dict) -> None:
     depth, emitted = len(plan.path), set()
     for node in members[plan.path]:
         data = graph.nodes[node]
@@ -139,7 +139,7 @@ def _fill_steps(graph: nx.DiGraph, plan: ScopePlan, members: dict, plans: dict) 
             plan.steps.append(Step(child[-1], list(sub.inputs), list(sub.outputs)))
 
 
-def _node_step(graph: nx.DiGraph, node: int) -> Step:
+def _node_step(graph: Graph, node: int) -> Step:
     data = graph.nodes[node]
     if data["name"] is not None:
         return Step(data["name"], list(data["inputs"]), [node])
@@ -148,7 +148,7 @@ def _node_step(graph: nx.DiGraph, node: int) -> Step:
     return Step(call.target, list(data["inputs"]), [node], dict(call.kwargs), is_function=True)
 
 
-def _boundary(graph: nx.DiGraph, nodes: list[int]) -> tuple[list[int], list[int]]:
+def _boundary(graph: Graph, nodes: list[int]) -> tuple[list[int], list[int]]:
     """Values flowing into a set of nodes from outside, and out of it."""
     inside = set(nodes)
     ins: list[int] = []

@@ -19,7 +19,7 @@ from .lowering import Leaf, ScopePlan, lower
 def build_module(network) -> nn.Module:
     """An ``nn.Module`` for a ``netdsl.Network``."""
     network.analyze()
-    root = lower(network.graph)
+    root = lower(network.ir)
     module = _build_scope(root)
     module.output_names = [o["name"] for o in network.outputs]
     return module

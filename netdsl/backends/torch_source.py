@@ -29,7 +29,7 @@ def generate(network, source: Optional[str] = None) -> str:
     """The Python source of a module defining ``network`` as an ``nn.Module``."""
     from .. import __version__
     network.analyze()
-    graph = network.graph
+    graph = network.ir
     plan = plan_classes(lower(graph), graph)
     writer = _Writer(graph, plan)
     body = [writer.class_text(cls) for cls in plan.classes]
@@ -41,7 +41,7 @@ def generate(network, source: Optional[str] = None) -> str:
 
 # ------------------------------------------------------------ module frame
 def _header(network, source: str, version: str) -> str:
-    graph = network.graph
+    graph = network.ir
     params = ", ".join(f"{k}={v!r}" for k, v in graph.graph["params"].items()) or "none"
     inputs = "; ".join(f"{i['name']} {_shape_list(graph.nodes[i['node']]['shape'])}"
                        for i in network.inputs)
@@ -70,7 +70,7 @@ def _imports(extra: set[tuple[str, str]]) -> str:
 
 
 def _entry_points(network, root: str) -> str:
-    inputs = ", ".join(_example_input(network.graph, i) for i in network.inputs)
+    inputs = ", ".join(_example_input(network.ir, i) for i in network.inputs)
     return "\n".join([
         f"def build() -> {root}:",
         f'    """A freshly initialised ``{network.name}``."""',

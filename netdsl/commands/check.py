@@ -16,7 +16,7 @@ class Check:
         net = load_network(args)
         net.analyze()
         check_expectations(net)
-        inputs = ", ".join(f"{i['name']} {list(net.graph.nodes[i['node']]['shape'])}" for i in net.inputs)
+        inputs = ", ".join(f"{i['name']} {list(net.ir.nodes[i['node']]['shape'])}" for i in net.inputs)
         print(f"{net.name}: ok — input {inputs}")
         for name, shape in net.output_shapes.items():
             print(f"  output {name}: {list(shape)}")

@@ -69,7 +69,7 @@ def _import_file(path: str):
 
 def _example(net, spec: dict):
     import torch
-    shape = (2, *net.graph.nodes[spec["node"]]["shape"])
+    shape = (2, *net.ir.nodes[spec["node"]]["shape"])
     dtype = getattr(torch, spec.get("dtype") or "float32")
     if dtype.is_floating_point:
         return torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=dtype)

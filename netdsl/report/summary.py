@@ -18,7 +18,7 @@ FORMAT = "netdsl.summary/1"
 def build_summary(net, batch: int = 1, dtype: str = "float32", depth: Optional[int] = None,
                   optimizer: str = "adam") -> dict:
     """Everything ``summarize`` reports, for a batch of ``batch`` samples in ``dtype``."""
-    graph = net.analyze().graph
+    graph = net.analyze().ir
     activation_sizes(graph, dtype)
     layers = _named(rows(graph, depth))
     activations = activation_bytes(graph, batch)
