@@ -8,7 +8,7 @@ did-you-mean hint, all as structured fields so tests can assert them.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Optional
 
 

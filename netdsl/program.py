@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import ast
-from .errors import ImportFailure, SourceRegistry, UnknownName, UsageError, suggest
+from .errors import ImportFailure, UnknownName, UsageError, suggest
 from .parser import parse
 
 

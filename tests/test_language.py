@@ -1,5 +1,4 @@
 """Language constructs, checked on the elaborated graph and against torch."""
-import pytest
 import torch
 
 import netdsl

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from math import prod
 
-from ..errors import ShapeError
 from .merge import torch_dim
 from .norm import whole_axes_rf
 from .reshape import dim_index
-from .registry import Arg, OpSpec, TorchCall, elementwise_flops, register
+from .registry import Arg, OpSpec, TorchCall, channels_divisible, elementwise_flops, register
 
 
 def _same(a, ins):
@@ -88,9 +87,7 @@ _softmax("log_softmax", "torch.nn.LogSoftmax", "log(softmax(x)) along `dim`, com
 
 # ------------------------------------------------------------ maxout
 def _maxout_shape(a, ins):
-    (shape,) = ins
-    if shape[0] % a.pieces:
-        raise ShapeError(f"maxout: pieces={a.pieces} must divide the channels ({shape[0]})")
+    shape = channels_divisible(ins[0], a.pieces, "maxout", "pieces")
     return (shape[0] // a.pieces, *shape[1:])
 
 

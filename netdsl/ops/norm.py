@@ -9,7 +9,7 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import ShapeError
-from .registry import GLOBAL, Arg, AxisRF, OpSpec, TorchCall, register
+from .registry import GLOBAL, Arg, AxisRF, OpSpec, TorchCall, channels_divisible, register
 
 _EPS = Arg("eps", "float", 1e-5, minimum=0, doc="added to the variance for stability")
 _MOMENTUM = Arg("momentum", "float", 0.1, minimum=0, maximum=1, doc="running statistics update rate")
@@ -127,10 +127,7 @@ register(OpSpec(
 
 
 def _gn_shape(a, ins):
-    (shape,) = ins
-    if shape[0] % a.groups:
-        raise ShapeError(f"groupnorm: groups={a.groups} must divide the channels ({shape[0]})")
-    return shape
+    return channels_divisible(ins[0], a.groups, "groupnorm")
 
 
 register(OpSpec(

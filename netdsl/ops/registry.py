@@ -275,6 +275,13 @@ def compact(values: tuple):
     return values[0] if len(set(values)) == 1 else tuple(values)
 
 
+def channels_divisible(shape: Shape, by: int, op: str, arg: str = "groups") -> Shape:
+    """Return ``shape`` if ``by`` divides its channel count, else raise."""
+    if shape[0] % by:
+        raise ShapeError(f"{op}: {arg}={by} must divide the channels ({shape[0]})")
+    return shape
+
+
 def positive(shape: Shape, op: str, detail: str = "") -> Shape:
     """Raise if any output size is not positive."""
     if any(d <= 0 for d in shape):

@@ -10,7 +10,7 @@ from math import prod
 
 from ..errors import ShapeError
 from .merge import torch_dim
-from .registry import NO_FIELD, Arg, AxisRF, OpSpec, TorchCall, register
+from .registry import NO_FIELD, Arg, AxisRF, OpSpec, TorchCall, channels_divisible, register
 
 register(OpSpec(
     name="identity", category="reshape", doc="Passes its input through unchanged.", args=(),
@@ -114,10 +114,7 @@ register(OpSpec(
 
 # ------------------------------------------------------------ channel shuffle / chunk
 def _shuffle_shape(a, ins):
-    (shape,) = ins
-    if shape[0] % a.groups:
-        raise ShapeError(f"channel_shuffle: groups={a.groups} must divide the channels ({shape[0]})")
-    return shape
+    return channels_divisible(ins[0], a.groups, "channel_shuffle")
 
 
 register(OpSpec(
