@@ -57,6 +57,14 @@ def load_network(args: argparse.Namespace):
     return load(args.file, network=args.network, params=params, input_shape=shape)
 
 
+def verify_expectations(net) -> None:
+    """Check the file's ``expect`` lines; with overrides, failures only warn."""
+    from .analysis.expect import check_expectations
+    for failure in check_expectations(net):
+        print(f"warning: {failure.format()}\n  (expectations describe the file's defaults; "
+              "--set/--input changed the network)", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     _load_command_modules()

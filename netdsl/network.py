@@ -151,7 +151,9 @@ def parse(text: str, filename: str = "<string>", network: Optional[str] = None,
 def _build(program: Program, network, params, input_shape) -> Network:
     shapes = {None: tuple(input_shape)} if input_shape else {}
     try:
-        return Network(elaborate(program, network, params, shapes), program)
+        graph = elaborate(program, network, params, shapes)
+        graph.graph["overridden"] = bool(params or input_shape)
+        return Network(graph, program)
     except ShapeError as err:
         if input_shape and err.hint is None:
             err.hint = (f"the input shape was overridden with {list(input_shape)} (--input); "

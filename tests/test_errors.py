@@ -158,3 +158,17 @@ def test_labels_that_torch_modules_reserve_are_refused():
     assert isinstance(err, ArgumentError)
     located(err, 3, 3)
     assert err.message == "'train' cannot name a layer: torch modules use that name themselves"
+
+
+def test_expectations_only_warn_when_parameters_are_overridden(tmp_path):
+    from netdsl.analysis.expect import check_expectations
+    src = "network n(c: int = 4) {\n  input [3, 8, 8]\n  conv(c, 3)\n  expect params == 112\n}"
+    failures = check_expectations(netdsl.parse(src, "bad.net", params={"c": 8}).analyze())
+    assert [(f.span.line, f.message) for f in failures] == [(4, "expectation does not hold: 224 == 112")]
+    path = tmp_path / "n.net"
+    path.write_text(src)
+    proc = subprocess.run([sys.executable, "-m", "netdsl", "check", str(path), "--set", "c=8"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "warning:" in proc.stderr and "224 == 112" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "netdsl", "check", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

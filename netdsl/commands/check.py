@@ -1,7 +1,7 @@
 """``netdsl check``: validate a file and print its output shapes."""
 from __future__ import annotations
 
-from ..cli import add_network_arguments, command, load_network
+from ..cli import add_network_arguments, command, load_network, verify_expectations
 
 
 @command("check", "validate a .net file and print its output shapes")
@@ -12,10 +12,9 @@ class Check:
 
     @staticmethod
     def run(args) -> int:
-        from ..analysis.expect import check_expectations
         net = load_network(args)
         net.analyze()
-        check_expectations(net)
+        verify_expectations(net)
         inputs = ", ".join(f"{i['name']} {list(net.ir.nodes[i['node']]['shape'])}" for i in net.inputs)
         print(f"{net.name}: ok — input {inputs}")
         for name, shape in net.output_shapes.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import command, load_network
+from ..cli import command, load_network, verify_expectations
 from .summarize import add_report_arguments, without_cycle_collection
 
 
@@ -38,8 +38,7 @@ class Diff:
 
 def _summary(args, path: str) -> dict:
     from ..report.summary import build_summary
-    from ..analysis.expect import check_expectations
     one = argparse.Namespace(**{**vars(args), "file": path})
     net = load_network(one).analyze()
-    check_expectations(net)
+    verify_expectations(net)
     return build_summary(net, batch=args.batch, dtype=args.dtype, depth=args.depth)

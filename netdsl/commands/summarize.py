@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import add_network_arguments, command, load_network
+from ..cli import add_network_arguments, command, load_network, verify_expectations
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam", "adamw")
@@ -43,11 +43,10 @@ class Summarize:
 
     @staticmethod
     def run(args) -> int:
-        from ..analysis.expect import check_expectations
         from ..report.summary import build_summary
         without_cycle_collection()
         net = load_network(args).analyze()
-        check_expectations(net)
+        verify_expectations(net)
         summary = build_summary(net, batch=args.batch, dtype=args.dtype, depth=args.depth,
                                 optimizer=args.optimizer)
         print(render(summary, args.format))
