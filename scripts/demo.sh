@@ -5,13 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v dot >/dev/null 2>&1; then
-    echo "== installing graphviz (dot)"
-    (apt-get update -qq && apt-get install -y -qq graphviz) >/dev/null 2>&1 \
-        || echo "warning: could not install graphviz; the diagram will be skipped" >&2
-fi
-echo "== installing netdsl"
-python3 -m pip install -q -e '.[dev]'
+source scripts/install.sh
 mkdir -p out
 
 echo "== netdsl summarize architectures/vgg16.net"
