@@ -276,3 +276,15 @@ def test_cli_trains_and_reports(tmp_path, capsys):
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
     assert main(["train", str(source), "-O", "optimizer.nam=sgd"]) != 0
     assert "did you mean 'name'" in capsys.readouterr().err
+
+
+def test_frozen_batchnorm_keeps_its_running_statistics():
+    import torch
+    from netdsl.training.loop import train_mode
+    net = netdsl.parse("network n { input [3, 8, 8]\n conv(4, 3)\n bn: batchnorm(trainable=false)\n"
+                       " head: batchnorm }", "frozen.net")
+    model = net.to_torch()
+    train_mode(model)
+    model(torch.randn(4, 3, 8, 8) * 5 + 3)
+    assert torch.equal(model.bn.running_mean, torch.zeros(4)) and not model.bn.training
+    assert model.head.training and not torch.equal(model.head.running_mean, torch.zeros(4))

@@ -108,7 +108,7 @@ class Trainer:
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
         """One optimisation step on a batch: (loss, correct predictions of the main output)."""
-        self.model.train()
+        train_mode(self.model)
         x, y = self._to_device(x, y)
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
@@ -202,3 +202,13 @@ def save_results(trainer: Trainer, history: list[EpochMetrics], classes: int) ->
                "final": asdict(history[-1]) if history else None, "config": config}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def train_mode(model: torch.nn.Module) -> None:
+    """``model.train()``, except that frozen layers stay in eval mode, so a frozen
+    batch norm keeps its running statistics (transfer learning)."""
+    model.train()
+    for module in model.modules():
+        own = list(module.parameters(recurse=False))
+        if own and not any(p.requires_grad for p in own):
+            module.eval()
