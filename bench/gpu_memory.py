@@ -17,12 +17,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 import torch  # noqa: E402
 
 import netdsl  # noqa: E402
 from netdsl.analysis.memory import DTYPE_BYTES, activation_sizes  # noqa: E402
 from netdsl.analysis.train_memory import training_memory  # noqa: E402
+from autograd_memory import kept_by_autograd  # noqa: E402
 
 OPTIMIZERS = {
     "sgd": lambda params: torch.optim.SGD(params, lr=0.01),
@@ -51,18 +53,7 @@ def measured_peak(model, batch: int, shape, dtype, optimizer_name: str, steps: i
 
 def saved_by_autograd(model, batch: int, shape, dtype) -> int:
     """Bytes of the distinct non-parameter storages autograd keeps in one forward."""
-    own = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
-    kept = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in own:
-            kept[storage.data_ptr()] = storage.nbytes()
-        return tensor
-    x = torch.randn(batch, *shape, device="cuda", dtype=dtype)
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(x)
-    return sum(kept.values())
+    return kept_by_autograd(model, [torch.randn(batch, *shape, device="cuda", dtype=dtype)])
 
 
 def report(net, args, estimate, saved: int, peak: int) -> None:

@@ -59,30 +59,33 @@ class Network:
         self.analyze()
         return [self.ir.nodes[n] for n in sorted(self.ir.nodes)]
 
+    def _total(self, attribute: str) -> int:
+        return sum(d[attribute] for d in self.nodes())
+
     def layers(self) -> list[dict]:
         return [d for d in self.nodes() if d["op"] != "input"]
 
     @property
     def params(self) -> int:
-        return sum(d["params"] for d in self.nodes())
+        return self._total("params")
 
     @property
     def trainable_params(self) -> int:
-        return sum(d["trainable_params"] for d in self.nodes())
+        return self._total("trainable_params")
 
     @property
     def buffers(self) -> int:
-        return sum(d["buffers"] for d in self.nodes())
+        return self._total("buffers")
 
     @property
     def macs(self) -> int:
         """Multiply-accumulates of one forward pass of one sample (FlopCounterMode / 2)."""
-        return sum(d["macs"] for d in self.nodes())
+        return self._total("macs")
 
     @property
     def flops(self) -> int:
         """2·MACs plus elementwise work, one sample (docs/analysis.md)."""
-        return sum(d["flops"] for d in self.nodes())
+        return self._total("flops")
 
     @property
     def receptive_field(self):

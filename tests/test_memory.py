@@ -9,26 +9,12 @@ import pytest
 import torch
 
 import netdsl
+from autograd_memory import kept_by_autograd
 from conftest import ARCH
 from netdsl.analysis.memory import activation_bytes, activation_sizes, forward_peak
 from netdsl.analysis.train_memory import saved_activation_bytes, training_memory
 from netdsl.analysis.saved import APPROXIMATE
 from op_examples import EXAMPLES
-
-
-def kept_by_autograd(model, xs) -> int:
-    """Bytes of the distinct storages autograd saves during one training forward."""
-    own = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
-    kept = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in own:
-            kept[storage.data_ptr()] = storage.nbytes()
-        return tensor
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(*xs)
-    return sum(kept.values())
 
 
 def inputs(net, batch, requires_grad):

@@ -33,22 +33,18 @@ def _row_changes(rows_a: list[dict], rows_b: list[dict]) -> list[dict]:
     """Align rows by (op, name), keeping order; inside a stretch that differs, pair
     rows by op alone (a renumbered layer), then by name (a swapped block); the
     rest were added or removed."""
+    by_op = lambda a, b: _aligned(a, b, lambda r: r["op"], _pair_by_name)
+    return _aligned(rows_a, rows_b, lambda r: (r["op"], r["name"]), by_op)
+
+
+def _aligned(rows_a: list[dict], rows_b: list[dict], key, unmatched) -> list[dict]:
+    """Changes between rows matched on ``key``; ``unmatched`` pairs the stretches that differ."""
     changes = []
-    for tag, i1, i2, j1, j2 in _opcodes(rows_a, rows_b, lambda r: (r["op"], r["name"])):
+    for tag, i1, i2, j1, j2 in _opcodes(rows_a, rows_b, key):
         if tag == "equal":
             changes += [_changed(x, y) for x, y in zip(rows_a[i1:i2], rows_b[j1:j2]) if _differs(x, y)]
         else:
-            changes += _pair_by_op(rows_a[i1:i2], rows_b[j1:j2])
-    return changes
-
-
-def _pair_by_op(rows_a: list[dict], rows_b: list[dict]) -> list[dict]:
-    changes = []
-    for tag, i1, i2, j1, j2 in _opcodes(rows_a, rows_b, lambda r: r["op"]):
-        if tag == "equal":
-            changes += [_changed(x, y) for x, y in zip(rows_a[i1:i2], rows_b[j1:j2]) if _differs(x, y)]
-        else:
-            changes += _pair_by_name(rows_a[i1:i2], rows_b[j1:j2])
+            changes += unmatched(rows_a[i1:i2], rows_b[j1:j2])
     return changes
 
 
