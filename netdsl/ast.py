@@ -98,10 +98,6 @@ class Label:
     parts: list[Union[str, Expr]]
     span: Span
 
-    @property
-    def is_plain(self) -> bool:
-        return all(isinstance(p, str) for p in self.parts)
-
 
 @dataclass
 class Element:
