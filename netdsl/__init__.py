@@ -7,7 +7,8 @@
     >>> model = net.to_torch()
 """
 from .errors import NetdslError
+from .limits import Limits
 from .network import Network, load, parse
 
 __version__ = "0.1.0"
-__all__ = ["Network", "NetdslError", "load", "parse", "__version__"]
+__all__ = ["Network", "NetdslError", "Limits", "load", "parse", "__version__"]

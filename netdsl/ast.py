@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from . import limits
 from .errors import Span
 
 
@@ -16,6 +17,23 @@ from .errors import Span
 @dataclass
 class Expr:
     span: Span
+
+    def __post_init__(self) -> None:
+        # Depth is bounded here, as each node is built, so evaluating never
+        # overflows Python's stack (``1+1+...`` written 10,000 times).
+        self.depth = 1 + max((_depth(v) for k, v in vars(self).items() if k != "span"), default=0)
+        if self.depth > limits.current().expr_depth:
+            raise limits.exceeded("expr_depth", f"expression nested {self.depth} levels deep", self.span)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, Expr):
+        return value.depth
+    if isinstance(value, (list, tuple)):
+        return max((_depth(v) for v in value), default=0)
+    if isinstance(value, Args):
+        return max(_depth(value.positional), _depth([k[1] for k in value.keywords]))
+    return 0
 
 
 @dataclass

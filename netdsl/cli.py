@@ -9,10 +9,12 @@ them, so ``check`` and ``summarize`` start fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from typing import Callable, Optional, Sequence
 
-from .errors import NetdslError, UsageError
+from .errors import InternalError, NetdslError, UsageError
 
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 
@@ -32,6 +34,10 @@ def add_network_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", "-s", action="append", default=[], metavar="NAME=VALUE",
                    help="override a network parameter, e.g. --set num_classes=10")
     p.add_argument("--input", "-i", metavar="SHAPE", help="override the input shape, e.g. 3x299x299")
+    p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="raise a limit for trusted input, e.g. --limit graph=5000000 (docs/errors.md)")
+    p.add_argument("--allow-import", action="append", default=[], metavar="DIR",
+                   help="a folder imports may read besides the file's own folder tree")
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -54,7 +60,16 @@ def load_network(args: argparse.Namespace):
             raise UsageError(f"--set needs NAME=VALUE, got {item!r}")
         params[key.strip()] = value.strip()
     shape = parse_shape(args.input) if args.input else None
-    return load(args.file, network=args.network, params=params, input_shape=shape)
+    return load(args.file, network=args.network, params=params, input_shape=shape, limits=limits_of(args))
+
+
+def limits_of(args: argparse.Namespace):
+    """The ``Limits`` the command line asks for (``--limit``, ``--allow-import``)."""
+    from dataclasses import replace
+    from .limits import DEFAULT
+    chosen = DEFAULT.with_options(getattr(args, "limit", []))
+    roots = tuple(getattr(args, "allow_import", []))
+    return replace(chosen, import_roots=roots) if roots else chosen
 
 
 def verify_expectations(net) -> None:
@@ -70,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     _load_command_modules()
     parser = argparse.ArgumentParser(prog="netdsl", description="Neural-network architectures as text.")
     parser.add_argument("--version", action="version", version=f"netdsl {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an internal error (also: NETDSL_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
         add_arguments(sub.add_parser(name, help=help_text, description=help_text))
@@ -101,6 +118,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 — anything else is a netdsl bug
+        return _internal_error(exc, args.debug or os.environ.get("NETDSL_DEBUG", "") not in ("", "0"))
+
+
+def _internal_error(exc: Exception, debug: bool) -> int:
+    """One line and the internal-error code; the traceback only when asked for."""
+    if debug:
+        traceback.print_exc()
+    error = InternalError(f"{type(exc).__name__}: {str(exc)[:300]}",
+                          hint="this is a bug in netdsl; please report it with the input that caused it "
+                               "(run with --debug or NETDSL_DEBUG=1 for the traceback)")
+    print(error.format(), file=sys.stderr)
+    return error.exit_code
 
 
 if __name__ == "__main__":

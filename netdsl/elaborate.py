@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import ChainMap
 from dataclasses import dataclass, replace
+from math import prod
 from typing import Any, Optional
 
-from . import ast
+from . import ast, limits
 from .analysis.shapes import infer_shape
 from .errors import ArgumentError, Frame, NetdslError, ShapeError, UnknownName, suggest
 from .expr import Evaluator, ShapeView
@@ -22,7 +23,7 @@ from .program import Program
 from .scopes import Scope, ScopeInfo, check_label
 from .typecheck import bind_block_args
 
-MAX_DEPTH = 100
+MAX_DEPTH = 100  # block calls nested (a recursive block ends here)
 DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32")
 
 
@@ -56,6 +57,7 @@ class _Elaborator:
         self.input_shapes = input_shapes
         self.graph = Graph()
         self.depth = 0
+        self.budget = limits.Budget()
 
     # ------------------------------------------------------------- network
     def network(self, definition: ast.BlockDef, overrides: dict) -> Graph:
@@ -188,10 +190,12 @@ class _Elaborator:
         count = ctx.evaluator(self.graph, cur).eval(el.count)
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise ArgumentError(f"repeat count must be a non-negative integer, got {count!r}", el.count.span)
+        self.budget.expect(count, el.count.span)  # each pass costs at least one unit
 
         def run(c: Ctx):
             value = cur
             for i in range(count):
+                self.budget.spend(1, el.span)
                 env = {**c.env, el.var: i} if el.var else c.env
                 value = self.body(el.body, replace(c, env=env), value)
             return value
@@ -226,8 +230,9 @@ class _Elaborator:
             return [(ctx, [stmt]) for stmt in el.body]
         rep = el.repeat
         count = ctx.evaluator(self.graph, cur).eval(rep.count)
-        if not isinstance(count, int) or count < 0:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise ArgumentError(f"repeat count must be a non-negative integer, got {count!r}", rep.count.span)
+        self.budget.expect(count * (count + 1) // 2, rep.count.span)  # the concats' edges
         return [(replace(ctx, env={**ctx.env, rep.var: i} if rep.var else ctx.env), rep.body)
                 for i in range(count)]
 
@@ -280,6 +285,7 @@ class _Elaborator:
         keywords = _keywords(el.args, evaluator)
         shape = self.graph.nodes[cur]["shape"]
         env = bind_block_args(block, positional, keywords, Evaluator({"in": ShapeView(shape)}), caller=el.span)
+        self.budget.spend(1, el.span)
         frame = Frame(block.name, el.span)
         scope = ctx.scope if el.inline else ctx.scope.child(label, el.span, block.name, env)
         inner = Ctx(env, {}, scope, ctx.trace + (frame,), in_shape=shape)
@@ -293,8 +299,12 @@ class _Elaborator:
     def _add_node(self, op, args, inputs, shape, ctx: Ctx, span, name, functional=False) -> int:
         g = self.graph
         node = g.number_of_nodes()
+        self.budget.spend(1 + len(inputs), span)
         if shape is None:
             shape = infer_shape(op, args, [g.nodes[i]["shape"] for i in inputs])
+        if prod(shape) > limits.current().tensor_elements:
+            raise limits.exceeded("tensor_elements", f"{op} gives a tensor of {prod(shape):,} elements "
+                                  f"{list(shape)}", span, suggested=prod(shape))
         local = None if functional or op == "input" else ctx.scope.allocate(name, span)
         path = ".".join(ctx.scope.path + (local,)) if local is not None else None
         g.add_node(node, op=op, args=args, inputs=list(inputs), shape=tuple(shape),
@@ -329,7 +339,8 @@ def _check_override(name: str, override: tuple, declared, stmt: ast.Input) -> No
 
 
 def _check_input(name: str, shape, dtype: str, stmt: ast.Input) -> None:
-    if not isinstance(shape, tuple) or not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+    if not isinstance(shape, tuple) or not shape or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
         raise ShapeError(f"input '{name}' needs a shape of positive integers like [3, 224, 224], "
                          f"got {shape!r}", stmt.span)
     if dtype not in DTYPES:

@@ -112,42 +112,42 @@ def _snippet(span: Optional[Span]) -> list[str]:
 class ParseError(NetdslError):
     """The text is not valid netdsl syntax."""
 
-    exit_code = 2
+    exit_code = 3
     kind = "syntax error"
 
 
 class UnknownName(NetdslError):
     """An unknown op, block, argument, parameter or value name."""
 
-    exit_code = 3
+    exit_code = 4
     kind = "name error"
 
 
 class ArgumentError(NetdslError):
     """An argument of the wrong type, value or number."""
 
-    exit_code = 3
+    exit_code = 5
     kind = "argument error"
 
 
 class ShapeError(NetdslError):
     """Shapes that do not fit: mismatched add/concat, non-positive sizes."""
 
-    exit_code = 4
+    exit_code = 6
     kind = "shape error"
 
 
 class ImportFailure(NetdslError):
     """An import that cannot be found or that imports itself in a cycle."""
 
-    exit_code = 5
+    exit_code = 7
     kind = "import error"
 
 
 class ExpectationError(NetdslError):
     """An ``expect`` statement that does not hold."""
 
-    exit_code = 6
+    exit_code = 8
     kind = "expectation failed"
 
 
@@ -161,12 +161,45 @@ class UsageError(NetdslError):
 class BackendError(NetdslError):
     """A backend cannot do its work (missing tool, unsupported output)."""
 
-    exit_code = 7
+    exit_code = 9
     kind = "backend error"
+
+
+class LimitError(NetdslError):
+    """Input that would take more work, memory or nesting than a limit allows.
+
+    The message names the limit (``netdsl.limits.Limits`` field) and how to raise it."""
+
+    exit_code = 10
+    kind = "limit exceeded"
+
+
+class InternalError(NetdslError):
+    """A bug in netdsl itself: an exception no rule anticipated."""
+
+    exit_code = 70
+    kind = "internal error"
+
+
+#: Exit status of each family, for ``docs/errors.md`` and the CLI's help.
+EXIT_CODES = {
+    0: "success",
+    1: "other netdsl error",
+    2: "usage error (command line or API misuse)",
+    3: "syntax error",
+    4: "name error (unknown op, block, argument or value)",
+    5: "argument error (wrong type, value or count)",
+    6: "shape error",
+    7: "import error",
+    8: "expectation failed",
+    9: "backend error (missing tool, refused build, generated code check)",
+    10: "limit exceeded (size, work, nesting; raise it with --limit)",
+    70: "internal error: a netdsl bug, please report it",
+}
 
 
 __all__ = [
     "Span", "Frame", "SourceRegistry", "suggest", "NetdslError", "ParseError",
     "UnknownName", "ArgumentError", "ShapeError", "ImportFailure",
-    "ExpectationError", "UsageError", "BackendError",
+    "ExpectationError", "UsageError", "BackendError", "LimitError", "InternalError", "EXIT_CODES",
 ]

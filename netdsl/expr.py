@@ -9,7 +9,7 @@ import math
 import operator
 from typing import Any, Callable, Mapping
 
-from . import ast
+from . import ast, limits
 from .errors import ArgumentError, NetdslError, UnknownName, suggest
 
 
@@ -116,7 +116,7 @@ class Evaluator:
         return method(node)
 
     def _Literal(self, node):
-        return node.value
+        return _bounded(node.value, node.span)
 
     def _Name(self, node):
         if node.name in self.env:
@@ -125,6 +125,7 @@ class Evaluator:
                           hint=_did_you_mean(node.name, list(self.env)))
 
     def _TupleExpr(self, node):
+        limits.check_sequence(len(node.items), node.span)
         return tuple(self._eval(item) for item in node.items)
 
     def _Unary(self, node):
@@ -132,19 +133,23 @@ class Evaluator:
         if node.op == "not":
             return not value
         _numeric(value, node.op, node.operand)
-        return -value if node.op == "-" else +value
+        return _bounded(-value if node.op == "-" else +value, node.span)
 
     def _Binary(self, node):
         left, right = self._eval(node.left), self._eval(node.right)
         if node.op == "+" and isinstance(left, tuple) and isinstance(right, tuple):
+            limits.check_sequence(len(left) + len(right), node.span)
             return left + right
         if node.op == "*" and isinstance(left, tuple) and _is_int(right):
+            limits.check_sequence(len(left) * max(right, 0), node.span)
             return left * right
         _numeric(left, node.op, node.left)
         _numeric(right, node.op, node.right)
         if node.op in ("/", "//", "%") and right == 0:
             raise ArgumentError("division by zero", node.right.span)
-        return _BINARY[node.op](left, right)
+        if node.op == "**":
+            limits.check_power(left, right, node.span)
+        return _bounded(_BINARY[node.op](left, right), node.span)
 
     def _Compare(self, node):
         values = [self._eval(o) for o in node.operands]
@@ -177,7 +182,20 @@ class Evaluator:
                               hint=_did_you_mean(node.func, BUILTINS))
         args = [self._eval(a) for a in node.args.positional]
         kwargs = {k: self._eval(v) for k, v, _ in node.args.keywords}
-        return fn(args, kwargs)
+        return _bounded(fn(args, kwargs), node.span)
+
+
+def _bounded(value, span):
+    """Every number an expression makes is finite and, if an integer, within limits."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return limits.check_int(value, span)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ArgumentError(f"expression gives {value!r}; numbers must be finite", span)
+    if isinstance(value, complex):
+        raise ArgumentError("expression gives a complex number", span)
+    return value
 
 
 def _is_int(v) -> bool:

@@ -45,6 +45,7 @@ class Graph:
         self._nodes: dict[int, dict] = {}
         self._succ: dict[int, list[int]] = {}
         self._pred: dict[int, list[int]] = {}
+        self._edge_set: set[tuple[int, int]] = set()  # O(1) duplicate check (dense blocks)
         self.nodes = NodeView(self._nodes)
 
     def add_node(self, node: int, **attrs) -> None:
@@ -55,7 +56,8 @@ class Graph:
     def add_edge(self, source: int, target: int) -> None:
         for node in (source, target):
             self.add_node(node)
-        if target not in self._succ[source]:
+        if (source, target) not in self._edge_set:
+            self._edge_set.add((source, target))
             self._succ[source].append(target)
             self._pred[target].append(source)
 
@@ -73,7 +75,7 @@ class Graph:
         return len(self._nodes)
 
     def number_of_edges(self) -> int:
-        return sum(len(targets) for targets in self._succ.values())
+        return len(self._edge_set)
 
     def __len__(self) -> int:
         return len(self._nodes)

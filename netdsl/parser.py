@@ -9,24 +9,28 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
+from lark.visitors import Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from . import ast
-from .errors import NetdslError, ParseError, SourceRegistry, Span
+from . import ast, limits
+from .errors import LimitError, NetdslError, ParseError, SourceRegistry, Span
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 _JOINERS = {"else", "elif", "shortcut"}
 _OPENERS, _CLOSERS = {"LPAR", "LSQB"}, {"RPAR", "RSQB"}
+_ALL_OPENERS, _ALL_CLOSERS = _OPENERS | {"LBRACE"}, _CLOSERS | {"RBRACE"}
 
 
 class _NewlineFilter:
-    """Drops newlines inside brackets and before continuation keywords."""
+    """Drops newlines inside brackets and before continuation keywords, and
+    enforces the limits that must hold before a tree is built: bracket
+    nesting and string-literal length."""
 
     always_accept = ("_NL",)
 
     def process(self, stream):
-        depth, pending = 0, None
+        depth, nesting, pending = 0, 0, None
         for tok in stream:
             if tok.type == "_NL":
                 if depth == 0 and pending is None:
@@ -35,11 +39,30 @@ class _NewlineFilter:
             if pending is not None and not (tok.value in _JOINERS and tok.type != "STRING"):
                 yield pending
             pending = None
-            depth += (tok.type in _OPENERS) - (tok.type in _CLOSERS)
-            depth = max(depth, 0)
+            depth = max(depth + (tok.type in _OPENERS) - (tok.type in _CLOSERS), 0)
+            nesting = max(nesting + (tok.type in _ALL_OPENERS) - (tok.type in _ALL_CLOSERS), 0)
+            _check_token(tok, nesting)
             yield tok
         if pending is not None:
             yield pending
+
+
+def _check_token(tok: Token, nesting: int) -> None:
+    active = limits.current()
+    if nesting > active.nesting:
+        raise _LimitInLexer(limits.exceeded("nesting", f"brackets nested {nesting} deep",
+                                            Span("", tok.line, tok.column)))
+    if tok.type == "STRING" and len(tok) > active.literal_chars:
+        raise _LimitInLexer(limits.exceeded("literal_chars", f"a string literal of {len(tok):,} characters",
+                                            Span("", tok.line, tok.column), suggested=len(tok)))
+
+
+class _LimitInLexer(Exception):
+    """Carries a LimitError out of Lark's lexer (Lark would wrap a NetdslError)."""
+
+    def __init__(self, error: LimitError):
+        super().__init__(error.message)
+        self.error = error
 
 
 @lru_cache(maxsize=None)
@@ -51,17 +74,32 @@ def _lark(start: str = "start") -> Lark:
 
 def parse(text: str, filename: str = "<string>") -> ast.Module:
     """Parse one file's text into an AST module."""
+    if len(text) > limits.current().file_bytes:
+        raise limits.exceeded("file_bytes", f"{filename} has {len(text):,} characters",
+                              Span(filename, 1, 1), suggested=len(text))
     SourceRegistry.add(filename, text)
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, filename) from None
+    except _LimitInLexer as exc:
+        raise _in_file(exc.error, filename) from None
+    return _transform(_ToAst(filename), tree)
+
+
+def _transform(transformer: "_ToAst", tree):
     try:
-        return _ToAst(filename).transform(tree)
+        return transformer.transform(tree)
     except VisitError as exc:  # Lark wraps exceptions raised in transformers
         if isinstance(exc.orig_exc, NetdslError):
             raise exc.orig_exc from None
         raise
+
+
+def _in_file(error: NetdslError, filename: str) -> NetdslError:
+    if error.span is not None:
+        error.span = Span(filename, error.span.line, error.span.column)
+    return error
 
 
 def parse_expr(text: str, filename: str, line: int, column: int) -> ast.Expr:
@@ -71,8 +109,9 @@ def parse_expr(text: str, filename: str, line: int, column: int) -> ast.Expr:
     except UnexpectedInput as exc:
         span = Span(filename, line, column + (exc.column or 1) - 1)
         raise ParseError(f"bad expression in label: {text!r}", span) from None
-    transformer = _ToAst(filename, line_offset=line - 1, column_offset=column - 1)
-    return transformer.transform(tree)
+    except _LimitInLexer as exc:
+        raise _in_file(exc.error, filename) from None
+    return _transform(_ToAst(filename, line_offset=line - 1, column_offset=column - 1), tree)
 
 
 def _syntax_error(exc: UnexpectedInput, text: str, filename: str) -> ParseError:
@@ -129,7 +168,7 @@ def _unquote(text: str) -> str:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):  # no recursion: deep input cannot overflow the stack
     """Parse tree → AST dataclasses.  One method per grammar rule."""
 
     def __init__(self, filename: str, line_offset: int = 0, column_offset: int = 0):

@@ -1,12 +1,13 @@
 """Loading files: parse, follow imports, collect block and network definitions."""
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
-from . import ast
-from .errors import ImportFailure, UnknownName, UsageError, suggest
+from . import ast, limits
+from .errors import ImportFailure, NetdslError, UnknownName, UsageError, suggest
 from .parser import parse
 
 
@@ -44,19 +45,53 @@ def _listing(names) -> str:
 
 def load_program(path: str | Path) -> Program:
     path = Path(path)
-    if not path.exists():
-        raise UsageError(f"no such file: {path}")
-    return _Loader().load_main(path.read_text(), str(path))
+    text = read_source(path, lambda message: UsageError(message))
+    return _Loader(path.resolve().parent).load_main(text, str(path))
 
 
 def parse_program(text: str, filename: str = "<string>") -> Program:
-    return _Loader().load_main(text, filename)
+    return _Loader(Path.cwd()).load_main(text, filename)
+
+
+def read_source(path: Path, error: Callable[[str], NetdslError]) -> str:
+    """The text of a regular .net file within the size limit, as UTF-8.
+
+    Anything else (a directory, a device, a FIFO, /proc, a huge file, bytes
+    that are not UTF-8) is ``error(message)`` before a byte of it is read —
+    except the size check, which reads at most one byte past the limit."""
+    cap = limits.current().file_bytes
+    try:
+        if not path.exists():
+            raise error(f"no such file: {path}")
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise error(f"{path} is not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(cap + 1)
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > cap:
+        raise limits.exceeded("file_bytes", f"{path} is larger than {cap:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise error(f"{path} is not UTF-8 text (byte {exc.start}, line {line})") from None
+
+
+def import_roots(main_folder: Path) -> list[Path]:
+    """Folders imports may read: the main file's folder tree, netdsl's own
+    architectures, and any the limits add (``--allow-import``)."""
+    package = Path(__file__).resolve().parent
+    zoo = [package / "architectures", package.parent / "architectures"]
+    extra = [Path(p).resolve() for p in limits.current().import_roots]
+    return [main_folder.resolve(), *(z for z in zoo if z.is_dir()), *extra]
 
 
 class _Loader:
-    def __init__(self):
+    def __init__(self, main_folder: Path):
         self.cache: dict[Path, ast.Module] = {}
         self.stack: list[Path] = []
+        self.roots = import_roots(main_folder)
 
     def load_main(self, text: str, filename: str) -> Program:
         module = parse(text, filename)
@@ -71,19 +106,31 @@ class _Loader:
     def _imports(self, module: ast.Module, directory: Path) -> list[ast.Module]:
         found = []
         for imp in module.imports:
-            target = (directory / imp.path).resolve()
+            target = self._resolve(imp, directory)
             if target in self.stack:
                 cycle = " -> ".join(p.name for p in self.stack[self.stack.index(target):] + [target])
                 raise ImportFailure(f"cyclic import: {cycle}", imp.span)
-            if not target.exists():
-                raise ImportFailure(f"cannot import \"{imp.path}\": no file {target}", imp.span)
-            found += self._load(target)
+            found += self._load(target, imp)
         return found
 
-    def _load(self, target: Path) -> list[ast.Module]:
+    def _resolve(self, imp: ast.Import, directory: Path) -> Path:
+        """The file an import names, if it is a .net file inside an allowed folder."""
+        if not imp.path.endswith(".net"):
+            raise ImportFailure(f"cannot import \"{imp.path}\": imports name .net files", imp.span)
+        target = (directory / imp.path).resolve()
+        if not any(target.is_relative_to(root) for root in self.roots):
+            raise ImportFailure(f"cannot import \"{imp.path}\": it lies outside the folders imports "
+                                "may read", imp.span,
+                                hint="imports read the main file's folder tree and netdsl's architectures; "
+                                     "add a folder with --allow-import DIR or Limits(import_roots=...)")
+        return target
+
+    def _load(self, target: Path, imp: ast.Import) -> list[ast.Module]:
         if target not in self.cache:
             self.stack.append(target)
-            module = parse(target.read_text(), str(target))
+            text = read_source(target, lambda message: ImportFailure(f"cannot import \"{imp.path}\": {message}",
+                                                                     imp.span))
+            module = parse(text, str(target))
             self.cache[target] = module
             nested = self._imports(module, target.parent)
             self.stack.pop()

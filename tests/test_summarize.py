@@ -7,6 +7,7 @@ import pytest
 
 from conftest import ARCH
 from netdsl.cli import main
+from netdsl.errors import ExpectationError, ShapeError
 
 RESNET18, LENET = str(ARCH / "resnet18.net"), str(ARCH / "lenet5.net")
 
@@ -100,20 +101,20 @@ def test_failing_expectation_stops_summarize_with_its_location(tmp_path, capsys)
     path = tmp_path / "bad.net"
     path.write_text("network bad {\n  input [3, 32, 32]\n  conv(8, 3)\n  expect rf >= 5\n}\n")
     status, out, err = run(capsys, str(path))
-    assert status == 6 and out == ""
+    assert status == ExpectationError.exit_code == 8 and out == ""
     assert f"{path}:4:3: expectation failed: expectation does not hold: 3 >= 5" in err
 
 
 def test_input_override_of_the_wrong_rank_is_a_located_error(capsys):
     status, _, err = run(capsys, RESNET18, "--input", "3x224")
-    assert status == 4
+    assert status == ShapeError.exit_code == 6
     assert "resnet18.net:" in err and "overridden with [3, 224] (rank 2)" in err
     assert "declares [3, 224, 224]" in err and "3x224x224" in err
 
 
 def test_input_override_too_small_names_the_layer_and_the_override(capsys):
     status, _, err = run(capsys, LENET, "--input", "1x20x20")
-    assert status == 4
+    assert status == ShapeError.exit_code == 6
     assert "lenet5.net:15:" in err and "non-positive output size" in err
     assert "overridden with [1, 20, 20] (--input)" in err
 
