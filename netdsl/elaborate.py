@@ -22,6 +22,7 @@ from .ops.registry import OpSpec, bind_args, get_op, op_names
 from .program import Program
 from .scopes import Scope, ScopeInfo, check_label
 from .typecheck import bind_block_args
+from .workload import Workload
 
 MAX_DEPTH = 100  # block calls nested (a recursive block ends here)
 DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32")
@@ -58,6 +59,7 @@ class _Elaborator:
         self.graph = Graph()
         self.depth = 0
         self.budget = limits.Budget()
+        self.workload = Workload(program)  # lower bounds: refuse hopeless expansions at once
 
     # ------------------------------------------------------------- network
     def network(self, definition: ast.BlockDef, overrides: dict) -> Graph:
@@ -69,6 +71,7 @@ class _Elaborator:
         ctx = Ctx(dict(env), {}, Scope(scopes[()], scopes), in_network=True)
         cur = self.body(definition.body, ctx, None)
         self._finish_outputs(definition, cur)
+        g.graph["work"] = self.budget.spent  # units of the `graph` limit this network used
         return g
 
     def _finish_outputs(self, definition: ast.BlockDef, cur: Optional[int]) -> None:
@@ -190,7 +193,7 @@ class _Elaborator:
         count = ctx.evaluator(self.graph, cur).eval(el.count)
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise ArgumentError(f"repeat count must be a non-negative integer, got {count!r}", el.count.span)
-        self.budget.expect(count, el.count.span)  # each pass costs at least one unit
+        self.budget.expect(self.workload.repeat(count, el.body, ctx.env, el.var), el.count.span)
 
         def run(c: Ctx):
             value = cur
@@ -286,6 +289,7 @@ class _Elaborator:
         shape = self.graph.nodes[cur]["shape"]
         env = bind_block_args(block, positional, keywords, Evaluator({"in": ShapeView(shape)}), caller=el.span)
         self.budget.spend(1, el.span)
+        self.budget.expect(self.workload.block(block, env), el.span)
         frame = Frame(block.name, el.span)
         scope = ctx.scope if el.inline else ctx.scope.child(label, el.span, block.name, env)
         inner = Ctx(env, {}, scope, ctx.trace + (frame,), in_shape=shape)

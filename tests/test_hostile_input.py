@@ -53,15 +53,28 @@ def test_raising_a_limit_lets_trusted_input_through():
     assert len(netdsl.parse(text, limits=netdsl.Limits(graph=50)).layers()) == 3
 
 
-def test_recursive_fan_out_is_bounded():
-    text = "block f(n: int) { if n > 0 { f(n-1) f(n-1) } else { relu } }\n" + HEAD % "f(40)"
-    with pytest.raises(LimitError, match="limit graph="):
-        netdsl.parse(text, limits=netdsl.Limits(graph=20_000))
+FAN_OUT = "block f(n: int) { if n > 0 { f(n-1) f(n-1) } else { relu } }\n" + HEAD % "f(40)"
 
 
-def test_nested_repeats_stop_at_the_budget():
+@pytest.mark.parametrize("text", [FAN_OUT, HEAD % "repeat 1000 { repeat 1000 { relu } }",
+                                  HEAD % "repeat 10 { repeat 10**6 { conv(3, 1) } }"])
+def test_hopeless_expansions_are_refused_before_they_start(text):
+    start = time.perf_counter()
     with pytest.raises(LimitError, match="limit graph="):
-        netdsl.parse(HEAD % "repeat 1000 { repeat 1000 { relu } }", limits=netdsl.Limits(graph=50_000))
+        netdsl.parse(text)
+    assert time.perf_counter() - start < 1.5
+
+
+ZOO = sorted((Path(__file__).parents[1] / "architectures").glob("*.net"))
+
+
+@pytest.mark.parametrize("path", ZOO, ids=[p.stem for p in ZOO])
+def test_the_early_refusal_never_refuses_what_fits(path):
+    """The up-front estimate is a lower bound: a limit equal to the work really done passes."""
+    work = netdsl.load(path).ir.graph["work"]
+    assert netdsl.load(path, limits=netdsl.Limits(graph=work)).ir.graph["work"] == work
+    with pytest.raises(LimitError):
+        netdsl.load(path, limits=netdsl.Limits(graph=work - 1))
 
 
 @pytest.mark.parametrize("expr", ["1e400-1e400", "1e400", "-1e400", "float(10**15) ** 30"])
