@@ -111,29 +111,31 @@ class Network:
 
     # ------------------------------------------------------------- backends
     def to_torch(self, device: Any = None):
-        """An ``nn.Module`` computing this network (imports torch)."""
-        from .backends.torch_module import build_module
-        module = build_module(self)
+        """An ``nn.Module`` computing this network (imports torch), built on the CPU
+        and moved to ``device``.  Refused (``BackendError``) before allocating when its
+        parameters and buffers exceed ``limits.build_bytes`` or the memory available."""
+        from .backends.pytorch.module import build_module
+        module = build_module(self, device)
         return module.to(device) if device is not None else module
 
     def to_source(self, source: Optional[str] = None) -> str:
         """Readable PyTorch source defining this network; ``source`` names the .net file."""
-        from .backends.torch_source import generate
+        from .backends.pytorch.source import generate
         return generate(self, source)
 
     def render(self, path: Optional[str | Path] = None, **options) -> str:
         """The Graphviz DOT text of this network's diagram; with ``path``, also
         write the diagram there (format from the extension: .dot .svg .png .pdf).
         ``options`` are ``DiagramOptions`` fields: depth, compact, rankdir, highlight, heat..."""
-        from .backends.diagram_model import DiagramOptions
-        from .backends.graphviz import render, to_dot
+        from .backends.diagram.model import DiagramOptions
+        from .backends.diagram.graphviz import render, to_dot
         chosen = DiagramOptions(**options)
         self.analyze()
         return render(self.ir, path, chosen) if path is not None else to_dot(self.ir, chosen)
 
     def _repr_svg_(self) -> Optional[str]:
         """Jupyter shows a network as its diagram (None, a plain repr, without Graphviz)."""
-        from .backends.graphviz import to_svg
+        from .backends.diagram.graphviz import to_svg
         from .errors import BackendError
         try:
             return to_svg(self.analyze().ir)

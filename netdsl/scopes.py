@@ -44,7 +44,7 @@ class ScopeInfo:
 
 def check_label(label: str, span: Optional[Span]) -> str:
     """A label must be an identifier that a torch module can take as a child name."""
-    if not _IDENT.match(label):
+    if not _IDENT.fullmatch(label):
         raise ArgumentError(f"'{label}' is not a valid name (letters, digits and _ only)", span)
     if label in MODULE_ATTRIBUTES or label.startswith("_"):
         raise ArgumentError(f"'{label}' cannot name a layer: torch modules use that name "

@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import netdsl  # noqa: E402
-from netdsl.backends.diagram_model import DiagramOptions  # noqa: E402
-from netdsl.backends.graphviz import run_dot, to_dot  # noqa: E402
+from netdsl.backends.diagram.model import DiagramOptions  # noqa: E402
+from netdsl.backends.diagram.graphviz import run_dot, to_dot  # noqa: E402
 
 EVERY_LEVEL = 10**6
 DPI = 110

@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 import netdsl
-from netdsl.backends.diagram_model import DiagramOptions, build_diagram
-from netdsl.backends.graphviz import HIGHLIGHT_COLOUR, render, to_dot
-from netdsl.backends.diagram_metrics import HEAT_COLOURS
+from netdsl.backends.diagram.model import DiagramOptions, build_diagram
+from netdsl.backends.diagram.graphviz import HIGHLIGHT_COLOUR, render, to_dot
+from netdsl.backends.diagram.metrics import HEAT_COLOURS
 from netdsl.cli import main
 from netdsl.errors import BackendError, UsageError
 

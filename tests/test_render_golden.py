@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import netdsl
-from netdsl.backends.diagram_model import DiagramOptions
-from netdsl.backends.graphviz import to_dot
+from netdsl.backends.diagram.model import DiagramOptions
+from netdsl.backends.diagram.graphviz import to_dot
 
 from conftest import ARCH
 

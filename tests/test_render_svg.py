@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import netdsl
-from netdsl.backends.diagram_model import DiagramOptions, build_diagram
-from netdsl.backends.diagram_style import fmt_shape
-from netdsl.backends.graphviz import run_dot, to_dot
+from netdsl.backends.diagram.model import DiagramOptions, build_diagram
+from netdsl.backends.diagram.style import fmt_shape
+from netdsl.backends.diagram.graphviz import run_dot, to_dot
 
 from conftest import ARCH
 

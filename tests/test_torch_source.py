@@ -14,6 +14,7 @@ import torch
 from conftest import ARCH, ROOT
 
 import netdsl
+from netdsl.backends.pytorch.validate import validate_generated
 from netdsl.cli import main
 
 GOLDEN = ROOT / "tests" / "golden" / "py"
@@ -67,6 +68,11 @@ network n { input [3, 8, 8]
   stem: conv(4, 1, init=constant(0.5), trainable=false)
   features: { unit(6) unit(6) }
   head: { flatten linear(3, init=normal(std=0.01), trainable=false) } }""",
+    "empty_groups": """network n { input [3, 4, 4]
+  conv(2, 1)
+  c: { }
+  d: { e: { } }
+  relu }""",
     "awkward_names": """network n { input [3, 4, 4]
   pass: conv(2, 1)
   lambda: { conv(2, 1) relu }
@@ -76,6 +82,7 @@ network n { input [3, 8, 8]
 
 
 def exec_source(text: str) -> types.ModuleType:
+    validate_generated(text)  # every generated text these tests see must pass the gate
     module = types.ModuleType("generated")
     exec(compile(text, "generated.py", "exec"), module.__dict__)
     return module

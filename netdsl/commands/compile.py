@@ -4,7 +4,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 import tempfile
+import types
 from pathlib import Path
+from typing import Optional
 
 from ..cli import add_network_arguments, command, load_network
 from ..errors import BackendError
@@ -27,7 +29,7 @@ class Compile:
         if args.output:
             path = Path(args.output)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+            path.write_text(text, encoding="utf-8")
         elif not args.check:
             sys.stdout.write(text)
         if args.check:
@@ -35,15 +37,17 @@ class Compile:
         return 0
 
 
-def check_generated(net, text: str, path: str | None = None) -> str:
-    """Build the generated model and compare it with ``net.to_torch()``; a one-line verdict."""
+def check_generated(net, text: str, path: Optional[str] = None) -> str:
+    """Build the generated model and compare it with ``net.to_torch()``; a one-line verdict.
+
+    ``path`` (the ``-o`` file) is compared with ``text`` but never imported: the
+    text runs only through ``_import_validated``."""
     import torch
-    if path is None:
-        with tempfile.TemporaryDirectory() as folder:
-            temp = Path(folder) / f"{net.name}_generated.py"
-            temp.write_text(text)
-            return check_generated(net, text, str(temp))
-    generated = _import_file(path).build().eval()
+    from ..backends.pytorch.build_size import check_build
+    check_build(net)  # before either module allocates anything
+    if path is not None and Path(path).read_bytes() != text.encode("utf-8"):
+        raise BackendError(f"{path} changed after it was written; not checking it")
+    generated = _import_validated(text, net.name).build().eval()
     reference = net.to_torch().eval()
     want = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in generated.state_dict().items()}
@@ -53,17 +57,27 @@ def check_generated(net, text: str, path: str | None = None) -> str:
     generated.load_state_dict(reference.state_dict())
     inputs = [_example(net, spec) for spec in net.inputs]
     with torch.no_grad():
-        same = _outputs_equal(generated(*inputs), reference(*inputs))
+        same = _same_bits(generated(*inputs), reference(*inputs))
     if not same:
         raise BackendError("generated module's outputs differ from the in-memory module's")
     count = sum(p.numel() for p in generated.parameters())
-    return f"{path}: ok — {count:,} parameters, {len(want)} state_dict entries, outputs match"
+    return f"{path or 'generated source'}: ok — {count:,} parameters, {len(want)} state_dict entries, outputs match"
 
 
-def _import_file(path: str):
-    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def _import_validated(text: str, name: str) -> types.ModuleType:
+    """The one way netdsl runs generated source: only text ``validate_generated``
+    accepts, imported from a private copy whose bytes are compared with it first."""
+    from ..backends.pytorch.validate import validate_generated
+    validate_generated(text)  # ASCII only, so the bytes are the text's
+    expected = text.encode("ascii")
+    with tempfile.TemporaryDirectory(prefix="netdsl-check-") as folder:
+        path = Path(folder) / "generated.py"
+        path.write_bytes(expected)
+        if path.read_bytes() != expected:
+            raise BackendError("the generated file changed before it could be imported")
+        spec = importlib.util.spec_from_file_location(f"netdsl_generated_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     return module
 
 
@@ -76,8 +90,11 @@ def _example(net, spec: dict):
     return torch.zeros(shape, dtype=dtype)
 
 
-def _outputs_equal(a, b) -> bool:
+def _same_bits(a, b) -> bool:
+    """Outputs equal bit for bit (so a NaN equals the same NaN)."""
     import torch
     if isinstance(a, (tuple, list)):
-        return len(a) == len(b) and all(_outputs_equal(x, y) for x, y in zip(a, b))
-    return torch.equal(a, b)
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_same_bits, a, b))
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    return torch.equal(a.contiguous().view(torch.uint8), b.contiguous().view(torch.uint8))

@@ -43,7 +43,7 @@ class Render:
 
     @staticmethod
     def run(args) -> int:
-        from ..backends.diagram_model import DiagramOptions
+        from ..backends.diagram.model import DiagramOptions
         options = DiagramOptions(depth=_depth(args.depth), compact=args.compact, rankdir=args.rankdir,
                                  highlight=args.highlight, heat=args.heat, macs=args.macs,
                                  fold=not args.no_fold, max_nodes=args.max_nodes, legend=not args.no_legend)

@@ -76,7 +76,7 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         self.device = pick_device(config.device)
-        self.model = network.to_torch()
+        self.model = network.to_torch(device=self.device)  # sized against the device first
         if config.transfer.init_from:
             self.log(load_initial_weights(self.model, config.transfer).summary())
         freeze(self.model, config.transfer.freeze)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..ir import Graph
+from ...ir import Graph
 
 Path = tuple[str, ...]
 

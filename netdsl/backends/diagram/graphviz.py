@@ -12,13 +12,13 @@ from html import escape
 from pathlib import Path as FilePath
 from typing import Optional
 
-from ..ir import Graph
+from ...ir import Graph
 
-from ..errors import BackendError, UsageError
-from .diagram_metrics import (HEAT_COLOURS, drawn_metric, heat_bounds, heat_level,
+from ...errors import BackendError, UsageError
+from .metrics import (HEAT_COLOURS, drawn_metric, heat_bounds, heat_level,
                               parse_highlight, require_metric, total)
-from .diagram_model import Diagram, DiagramOptions, DrawnNode, build_diagram, category
-from .diagram_style import (BOX_COLOUR, CATEGORY_COLOURS, CLUSTER_FILLS, FOLDED_CLUSTER_FILL,
+from .model import Diagram, DiagramOptions, DrawnNode, build_diagram, category
+from .style import (BOX_COLOUR, CATEGORY_COLOURS, CLUSTER_FILLS, FOLDED_CLUSTER_FILL,
                             MERGE_SYMBOLS, OTHER, box_label, cluster_label, fmt_count, fmt_shape,
                             input_label, merge_symbol, op_label)
 

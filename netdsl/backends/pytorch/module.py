@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import importlib
 from collections import OrderedDict
-from typing import Union
+from typing import Any, Union
 
 import torch
 from torch import nn
 
+from .build_size import check_build
 from .lowering import Leaf, ScopePlan, lower
 
 
-def build_module(network) -> nn.Module:
-    """An ``nn.Module`` for a ``netdsl.Network``."""
+def build_module(network, device: Any = None) -> nn.Module:
+    """An ``nn.Module`` for a ``netdsl.Network``, built on the CPU; refused before
+    any allocation when it would not fit ``build_bytes`` (or the CPU and ``device``)."""
     network.analyze()
+    check_build(network, device)
     root = lower(network.ir)
     module = _build_scope(root)
     module.output_names = [o["name"] for o in network.outputs]
@@ -36,6 +39,8 @@ def _build_child(child: Union[Leaf, ScopePlan]) -> nn.Module:
 
 
 def _build_scope(plan: ScopePlan) -> nn.Module:
+    if plan.path and plan.empty:
+        return nn.Module()  # owns nothing; the generated source writes the same
     children = OrderedDict((name, _build_child(c)) for name, c in plan.children.items())
     if plan.sequential:
         return nn.Sequential(children)

@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ..ir import Graph
+from ...ir import Graph
 
-from ..errors import UsageError
-from ..ops.registry import get_op
+from ...errors import UsageError
+from ...ops.registry import get_op
 
 #: Metrics summed over the layers a box stands for; the others take the maximum.
 ADDITIVE = {"params", "trainable_params", "buffers", "macs", "flops", "memory"}

@@ -14,11 +14,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..ir import Graph
+from ...ir import Graph
 
-from ..errors import UsageError
-from ..ops.registry import get_op
-from .diagram_fold import FoldRun, Path, ScopeTree, find_fold_runs, fold_map, rail_inputs
+from ...errors import UsageError
+from ...ops.registry import get_op
+from .fold import FoldRun, Path, ScopeTree, find_fold_runs, fold_map, rail_inputs
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
 FUSE_HEADS = ("conv", "linear", "norm")

@@ -9,15 +9,17 @@ parameters, named after the block's own arguments where the values line up
 """
 from __future__ import annotations
 
-import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from ..ir import Graph
+from ...ir import Graph
 from .lowering import Leaf, ScopePlan
+from .safe import fresh_name, is_plain_name
 
 Child = Union[Leaf, ScopePlan]
+#: Functions the source writes inline (``a + b``, ``a * b``, ``torch.cat``): never imported.
+INLINE_FUNCTIONS = frozenset({"netdsl.runtime.add", "netdsl.runtime.mul", "netdsl.runtime.concat"})
 SlotKey = tuple[tuple[str, ...], str]  # (member path inside the class, argument name)
 
 
@@ -56,6 +58,12 @@ class SourcePlan:
     classes: list[ClassDef]
     class_of: dict[int, ClassDef]  # id(scope plan) → its class; absent: inline nn.Sequential
     args_of: dict[int, list]       # id(scope plan) → constructor argument values
+    imported: frozenset[str] = frozenset()  # names the module imports (netdsl.runtime's)
+
+    @property
+    def module_names(self) -> frozenset[str]:
+        """Module-level names: no parameter or variable may take one."""
+        return self.imported | {c.name for c in self.classes}
 
     def class_for(self, plan: ScopePlan) -> Optional[ClassDef]:
         return self.class_of.get(id(plan))
@@ -66,10 +74,6 @@ def camel_case(name: str) -> str:
     words = [w for w in re.split(r"[^A-Za-z0-9]+", name) if w]
     text = "".join(w[0].upper() + w[1:] for w in words) or "Scope"
     return text if text[0].isalpha() else "Scope" + text
-
-
-def is_identifier(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)
 
 
 def is_inline_sequential(plan: ScopePlan) -> bool:
@@ -83,8 +87,9 @@ def plan_classes(root: ScopePlan, graph: Graph) -> SourcePlan:
     """Group the scope tree into classes and infer each class's parameters."""
     groups: dict[tuple, list[ScopePlan]] = {}
     _collect(root, groups, {})
-    classes = _name_classes(groups)
-    plan = SourcePlan(classes, {}, {})
+    imported = imported_names(root)
+    classes = _name_classes(groups, imported)
+    plan = SourcePlan(classes, {}, {}, imported)
     for cls in classes:
         for instance in cls.instances:
             plan.class_of[id(instance)] = cls
@@ -97,7 +102,7 @@ def _collect(plan: ScopePlan, groups: dict, memo: dict) -> None:
     for child in plan.children.values():
         if isinstance(child, ScopePlan):
             _collect(child, groups, memo)
-    if plan.path and is_inline_sequential(plan):
+    if plan.path and (is_inline_sequential(plan) or plan.empty):
         return
     groups.setdefault(_signature(plan, memo), []).append(plan)
 
@@ -114,6 +119,8 @@ def _member_signature(child: Child, memo: dict) -> tuple:
     if isinstance(child, Leaf):
         inits = tuple((prefix, tuple(sorted(spec.items()))) for prefix, spec in child.inits)
         return ("leaf", child.call.target, tuple(child.call.kwargs), inits, child.trainable)
+    if child.empty:
+        return ("empty",)
     if is_inline_sequential(child):
         return ("seq",) + tuple((n, _member_signature(c, memo)) for n, c in child.children.items())
     return ("class", _signature(child, memo))
@@ -139,12 +146,27 @@ def _base_name(plan: ScopePlan) -> str:
     return camel_case(plan.name) if not plan.name.isdigit() else "Scope" + plan.name
 
 
-def _name_classes(groups: dict[tuple, list[ScopePlan]]) -> list[ClassDef]:
+def imported_names(root: ScopePlan) -> frozenset[str]:
+    """What generated source will import: every class or function outside torch
+    that it does not write inline."""
+    targets, stack = [], [root]
+    while stack:
+        plan = stack.pop()
+        for child in plan.children.values():
+            if isinstance(child, Leaf):
+                targets.append(child.call.target)
+            else:
+                stack.append(child)
+        targets += [s.target for s in plan.steps if s.is_function and s.target not in INLINE_FUNCTIONS]
+    return frozenset(t.rpartition(".")[2] for t in targets if not t.startswith("torch"))
+
+
+def _name_classes(groups: dict[tuple, list[ScopePlan]], imported: frozenset[str]) -> list[ClassDef]:
     """Variants of one base name get a suffix: their one extra child, else ``_2``..."""
     classes: list[ClassDef] = []
     taken: dict[str, ScopePlan] = {}
     for signature, instances in groups.items():
-        base = signature[0]
+        base = fresh_name(signature[0], imported)  # never ``None``, ``Exception``, an import
         name = base
         if base in taken:
             extra = [n for n in instances[0].children
@@ -178,7 +200,8 @@ def _slots(plan: ScopePlan, source: SourcePlan, path: tuple = ()) -> dict[SlotKe
 def _infer_params(cls: ClassDef, source: SourcePlan, graph: Graph) -> None:
     """Values that differ between instances become parameters, named where possible."""
     per_instance = [_slots(p, source) for p in cls.instances]
-    candidates = _candidates(cls.instances, graph)
+    reserved = source.module_names
+    candidates = _candidates(cls.instances, graph, reserved)
     generic: list[tuple[str, list]] = []
     used: set[str] = set()
     for key in per_instance[0]:
@@ -187,7 +210,7 @@ def _infer_params(cls: ClassDef, source: SourcePlan, graph: Graph) -> None:
             continue
         found = express(values, candidates + generic)
         if found is None:
-            name = _generic_name(key, {n for n, _ in candidates + generic})
+            name = _generic_name(key, reserved | {n for n, _ in candidates + generic})
             generic.append((name, values))
             found = (name, name)
         used.add(found[0])
@@ -198,11 +221,15 @@ def _infer_params(cls: ClassDef, source: SourcePlan, graph: Graph) -> None:
         source.args_of[id(instance)] = [p.values[index] for p in cls.params]
 
 
-def _candidates(instances: list[ScopePlan], graph: Graph) -> list[tuple[str, list]]:
-    """Names a parameter may take: the block's arguments, then the input width."""
+def _candidates(instances: list[ScopePlan], graph: Graph, reserved: set[str]) -> list[tuple[str, list]]:
+    """Names a parameter may take: the block's arguments (renamed when they would
+    shadow what generated code uses: ``nn`` → ``nn_``), then the input width."""
     infos = [graph.graph["scopes"][p.path] for p in instances]
-    out = [(name, [info.args[name] for info in infos]) for name in infos[0].args
-           if is_identifier(name) and all(_is_literal(info.args.get(name)) for info in infos)]
+    out: list[tuple[str, list]] = []
+    for name in infos[0].args:
+        if is_plain_name(name) and all(_is_literal(info.args.get(name)) for info in infos):
+            others = (set(infos[0].args) - {name}) | {n for n, _ in out}
+            out.append((fresh_name(name, reserved | others), [info.args[name] for info in infos]))
     shapes = [graph.nodes[p.inputs[0]]["shape"] if p.inputs else () for p in instances]
     if all(shapes) and all(len(s) == len(shapes[0]) for s in shapes):
         width = "in_features" if len(shapes[0]) == 1 else "in_channels"
@@ -221,10 +248,10 @@ def _generic_name(key: SlotKey, taken: set[str]) -> str:
     path, arg = key
     for name in (arg, "_".join(path + (arg,))):
         name = name if not name[0].isdigit() else "m" + name
-        if is_identifier(name) and name not in taken:
+        if fresh_name(name, taken) == name:
             return name
     count = 2
-    while f"{arg}_{count}" in taken:
+    while fresh_name(f"{arg}_{count}", taken) != f"{arg}_{count}":
         count += 1
     return f"{arg}_{count}"
 

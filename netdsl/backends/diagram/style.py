@@ -5,11 +5,11 @@ from __future__ import annotations
 from html import escape
 from typing import Optional
 
-from ..ir import Graph
+from ...ir import Graph
 
-from .diagram_fold import FoldRun, Path
-from .diagram_metrics import total
-from .diagram_model import category
+from .fold import FoldRun, Path
+from .metrics import total
+from .model import category
 
 #: Fill colour per op category (``OpSpec.category``); unknown categories get OTHER.
 CATEGORY_COLOURS = {

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-from ..ir import Graph
+from ...ir import Graph
 
-from ..ops.registry import TorchCall, get_op
+from ...ops.registry import TorchCall, get_op
 
 
 @dataclass
@@ -51,6 +51,11 @@ class ScopePlan:
     @property
     def name(self) -> str:
         return self.path[-1] if self.path else ""
+
+    @property
+    def empty(self) -> bool:
+        """No steps, and no children but empty scopes (``c: { }``): a bare ``nn.Module()``."""
+        return not self.steps and all(isinstance(c, ScopePlan) and c.empty for c in self.children.values())
 
     @property
     def sequential(self) -> bool:

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..ir import Graph
+from ...ir import Graph
 from .lowering import ScopePlan, Step
+from .safe import fresh_name
 from .source_classes import ClassDef, express, same_values
 
-_RESERVED = {"self", "torch", "nn", "super"}
 _AXES = {1: "C", 2: "CL", 3: "CHW", 4: "CDHW"}
 
 
-def value_names(plan: ScopePlan, inputs: list[str],
-                producer_name: Callable[[Step], str]) -> dict[int, str]:
-    """A variable name for every value of a scope's forward."""
+def value_names(plan: ScopePlan, inputs: list[str], producer_name: Callable[[Step], str],
+                reserved: frozenset[str] = frozenset()) -> dict[int, str]:
+    """A variable name for every value of a scope's forward; none is in ``reserved``
+    (the module's class and imported names) or shadows a builtin."""
     end = len(plan.steps)
     uses: dict[int, list[int]] = {}
     for index, step in enumerate(plan.steps):
@@ -34,12 +35,12 @@ def value_names(plan: ScopePlan, inputs: list[str],
         free = {n for n, v in holder.items() if max(uses.get(v, [-1])) <= index}
         for k, node in enumerate(step.outs):
             if len(step.outs) == 1 and _is_chain(plan, index, node, uses):
-                name = _chain_name(step, names, holder, free)
+                name = _chain_name(step, names, holder, free, reserved)
             elif len(step.outs) == 1 and _is_tapped(plan, node, uses) and _is_free("x", holder, free):
                 name = "x"
             else:
                 base = producer_name(step) + (f"_{k}" if len(step.outs) > 1 else "")
-                name = _fresh(base, holder, free)
+                name = _fresh(base, holder, free, reserved)
             names[node] = name
             holder[name] = node
             free.discard(name)
@@ -61,7 +62,7 @@ def _is_tapped(plan: ScopePlan, node: int, uses: dict) -> bool:
     return all(i < len(plan.steps) and plan.steps[i].inputs == [node] for i in used)
 
 
-def _chain_name(step: Step, names: dict, holder: dict, free: set) -> str:
+def _chain_name(step: Step, names: dict, holder: dict, free: set, reserved: frozenset) -> str:
     """The input's name when it is a chain name itself, else ``x``, else ``out``."""
     options = ["x", "out"]
     if len(step.inputs) == 1 and names[step.inputs[0]] in options:
@@ -69,17 +70,17 @@ def _chain_name(step: Step, names: dict, holder: dict, free: set) -> str:
     for name in options:
         if _is_free(name, holder, free):
             return name
-    return _fresh("h", holder, free)
+    return _fresh("h", holder, free, reserved)
 
 
 def _is_free(name: str, holder: dict, free: set) -> bool:
     return name not in holder or name in free
 
 
-def _fresh(base: str, holder: dict, free: set) -> str:
-    base = base if base not in _RESERVED else base + "_"
+def _fresh(base: str, holder: dict, free: set, reserved: frozenset) -> str:
+    base = fresh_name(base, reserved)
     name, count = base, 2
-    while not _is_free(name, holder, free):
+    while not _is_free(name, holder, free) or fresh_name(name, reserved) != name:
         name, count = f"{base}_{count}", count + 1
     return name
 

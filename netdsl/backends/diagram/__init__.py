@@ -1,0 +1,1 @@
+"""Diagram backend: IR → drawn model → Graphviz DOT (no torch, no graphviz package)."""
