@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import ast, limits
-from .errors import ImportFailure, NetdslError, UnknownName, UsageError, suggest
+from .errors import ImportFailure, NetdslError, Span, UnknownName, UsageError, suggest
 from .parser import parse
 
 
@@ -34,7 +34,8 @@ class Program:
         if stem in self.networks:
             return self.networks[stem]
         if not own:
-            raise UsageError(f"{self.main.file} defines no network (only blocks)")
+            raise UsageError(f"{self.main.file} defines no network (only blocks)",
+                             Span(self.main.file, 1, 1))
         raise UsageError(f"{self.main.file} defines several networks; choose one",
                          hint=_listing(self.networks))
 

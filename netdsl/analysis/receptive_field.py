@@ -185,12 +185,14 @@ def centre_field(graph, node: int) -> ReceptiveField:
         return field
     unit = [(m - 1) // 2 for m in graph.nodes[node]["shape"][1:]]
     box = _input_box(graph, node, [(u, u) for u in unit], graph.graph["inputs"][0]["node"])
+    if box is None:  # the feature map is computed from another input only
+        return None
     size = tuple(hi - lo + 1 for lo, hi in box)
     padding = tuple(u * s - lo for u, s, (lo, _) in zip(unit, field.stride, box))
     return ReceptiveField(size, field.stride, padding, field.misaligned)
 
 
-def _input_box(graph, node: int, box: list, source: int) -> list[tuple[int, int]]:
+def _input_box(graph, node: int, box: list, source: int) -> Optional[list[tuple[int, int]]]:
     """Carry index ranges back from ``node`` (ids are topological) to input ``source``."""
     nodes = graph.nodes
     boxes = {node: box}
@@ -206,9 +208,7 @@ def _input_box(graph, node: int, box: list, source: int) -> list[tuple[int, int]
             seen = boxes.get(i)
             boxes[i] = before if seen is None else [(min(a, c), max(b, d))
                                                      for (a, b), (c, d) in zip(seen, before)]
-    if source not in boxes:
-        raise ValueError(f"node {node} does not depend on input node {source}")
-    return boxes[source]
+    return boxes.get(source)  # None: ``node`` does not depend on ``source``
 
 
 def _back(lo: int, hi: int, layer: AxisRF) -> tuple[int, int]:

@@ -120,6 +120,8 @@ def network_field(graph, output: int) -> Optional[dict]:
     if node is None:
         return None
     record = field_record(centre_field(graph, node))
+    if record is None:  # the feature map does not depend on the main input
+        return None
     record.update(node=_display_name(graph.nodes[node]), op=graph.nodes[node]["op"],
                   output_global=graph.nodes[output]["rf"] == GLOBAL)
     return record

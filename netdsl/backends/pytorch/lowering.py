@@ -163,4 +163,6 @@ def _boundary(graph: Graph, nodes: list[int]) -> tuple[list[int], list[int]]:
                 ins.append(src)
     network_outs = {o["node"] for o in graph.graph["outputs"]}
     outs = [n for n in nodes if n in network_outs or any(s not in inside for s in graph.successors(n))]
+    if not outs and nodes:  # a dead-end scope (its value is never used) still returns its last value
+        outs = [nodes[-1]]
     return ins, outs
