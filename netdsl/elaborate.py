@@ -14,7 +14,7 @@ from math import prod
 from typing import Any, Optional
 
 from . import ast, limits
-from .analysis.shapes import infer_shape
+from .analysis.shapes import infer_dtype, infer_shape
 from .errors import ArgumentError, Frame, NetdslError, ShapeError, UnknownName, suggest
 from .expr import Evaluator, ShapeView
 from .ir import Graph
@@ -304,15 +304,17 @@ class _Elaborator:
         g = self.graph
         node = g.number_of_nodes()
         self.budget.spend(1 + len(inputs), span)
+        dtype = None  # an input's is its declared one (stmt_Input sets it)
         if shape is None:
             shape = infer_shape(op, args, [g.nodes[i]["shape"] for i in inputs])
+            dtype = infer_dtype(op, args, [g.nodes[i]["dtype"] for i in inputs])
         if prod(shape) > limits.current().tensor_elements:
             raise limits.exceeded("tensor_elements", f"{op} gives a tensor of {prod(shape):,} elements "
                                   f"{list(shape)}", span, suggested=prod(shape))
         local = None if functional or op == "input" else ctx.scope.allocate(name, span)
         path = ".".join(ctx.scope.path + (local,)) if local is not None else None
         g.add_node(node, op=op, args=args, inputs=list(inputs), shape=tuple(shape),
-                   scope=ctx.scope.path, name=local, path=path, span=span, trace=ctx.trace)
+                   scope=ctx.scope.path, name=local, path=path, span=span, trace=ctx.trace, dtype=dtype)
         for i in inputs:
             g.add_edge(i, node)
         return node

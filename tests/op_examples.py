@@ -8,6 +8,9 @@ an op has no example.
 An example is netdsl source for one chain item applied to inputs named
 ``x0, x1, ...`` of the given shapes (batch excluded).  Single-input ops use
 the current value; merges name their inputs: ``add { @x0\n @x1 }``.
+
+REFUSED lists, by class, calls netdsl must refuse with a located error;
+test_ops_torch_refuses.py checks that torch refuses each of them too.
 """
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ def tokens(call: str, *inputs) -> Example:
 EXAMPLES: dict[str, list[Example]] = {
     # ------------------------------------------------------------ conv
     "conv": [
-        ex("conv(8, 3)"),
+        ex("conv(8, 3)"), ex("conv(2, 3, padding=2, padding_mode=\"circular\")", (2, 2, 5)),
         ex("conv(8, 3, stride=2, padding=1, bias=false)"),
         ex("conv(6, (1, 7), padding=(0, 3))", (4, 10, 12)),
         ex("conv(6, 3, padding=\"same\", dilation=2)"),
@@ -83,7 +86,8 @@ EXAMPLES: dict[str, list[Example]] = {
         ex("sepconv(4, 3, padding=1)", (2, 4, 5, 5)),
     ],
     # ------------------------------------------------------------ norm
-    "batchnorm": [ex("batchnorm"), ex("batchnorm(affine=false)", (5,)),
+    "batchnorm": [ex("batchnorm"), ex("batchnorm(affine=false)", (5,)), ex("batchnorm", (3, 1, 1)),
+                  ex("batchnorm(init=normal(1, 0.02), bias_init=zeros())", (4, 2, 2)),
                   ex("batchnorm(eps=0.001, momentum=0.01)", (4, 12)),
                   ex("bn(track_running_stats=false)", (2, 3, 4, 4))],
     "batchnorm1d": [ex("batchnorm1d", (6,)),
@@ -91,10 +95,12 @@ EXAMPLES: dict[str, list[Example]] = {
     "batchnorm2d": [ex("batchnorm2d"), ex("batchnorm2d(momentum=0.01, eps=0.001)")],
     "batchnorm3d": [ex("batchnorm3d", (2, 3, 4, 4)), ex("batchnorm3d(affine=false)", (2, 3, 4, 4))],
     "layernorm": [ex("layernorm", (5, 8)), ex("layernorm(dims=3)"),
+                  ex("layernorm(dims=2, init=orthogonal(gain=-1), bias_init=xavier_normal())", (4, 6)),
                   ex("layernorm(dims=2, elementwise_affine=false)"),
                   ex("layernorm(bias=false, eps=0.000001)", (12,))],
     "instancenorm": [ex("instancenorm"), ex("instancenorm(affine=true)", (3, 10)),
-                     ex("instancenorm(track_running_stats=true, momentum=0.2)", (2, 3, 4, 4))],
+                     ex("instancenorm(track_running_stats=true, momentum=0.2)", (2, 3, 4, 4)),
+                     ex("instancenorm", (3, 2)), ex("instancenorm", (3, 1, 1, 2))],  # 2 positions suffice
     "groupnorm": [ex("groupnorm(3)", (6, 5, 5)), ex("groupnorm(2, affine=false, eps=0.001)", (4, 8)),
                   ex("gn(1)", (4,))],
     "lrn": [ex("lrn(5, alpha=0.0001, beta=0.75, k=2.0)", (8, 5, 5)), ex("lrn(2)", (4, 6)),
@@ -105,7 +111,8 @@ EXAMPLES: dict[str, list[Example]] = {
     "sigmoid": [ex("sigmoid")],
     "tanh": [ex("tanh")],
     "leaky_relu": [ex("leaky_relu"), ex("leaky_relu(0.2, inplace=true)", (7,))],
-    "prelu": [ex("prelu"), ex("prelu(per_channel=true)"), ex("prelu(per_channel=true, slope=0.1)", (4, 6))],
+    "prelu": [ex("prelu"), ex("prelu(per_channel=true)"), ex("prelu(per_channel=true, slope=0.1)", (4, 6)),
+              ex("prelu(init=trunc_normal(std=0.02, a=0, b=0))", (4,))],
     "elu": [ex("elu"), ex("elu(alpha=0.5)", (4,))],
     "selu": [ex("selu"), ex("selu(inplace=true)", (5,))],
     "silu": [ex("silu"), ex("swish(inplace=true)", (5,))],
@@ -121,15 +128,21 @@ EXAMPLES: dict[str, list[Example]] = {
     "scale": [ex("scale(0.17)"), ex("scale(2)", (4,))],
     # ------------------------------------------------------------ pooling
     "maxpool": [ex("maxpool(2)"), ex("maxpool(3, stride=2, ceil_mode=true)"),
-                ex("maxpool(3, stride=2, padding=1)", (3, 10, 10)), ex("maxpool(2)", (3, 11))],
+                ex("maxpool(3, stride=2, padding=1)", (3, 10, 10)), ex("maxpool(2)", (3, 11)),
+                ex("maxpool(2, ceil_mode=true)", (2, 1, 3, 3))],  # 3-d max pooling takes a size-1 axis
     "avgpool": [ex("avgpool(2)"), ex("avgpool(3, stride=1, padding=1, count_include_pad=false)"),
-                ex("avgpool(3, stride=2, ceil_mode=true)", (2, 8, 8))],
+                ex("avgpool(3, stride=2, ceil_mode=true)", (2, 8, 8)),
+                ex("avgpool((1, 2, 2), ceil_mode=true)", (2, 1, 3, 3)),  # 3-d: kernel 1 on the size-1 axis
+                ex("avgpool(2, padding=1)", (2, 2, 2, 2)), ex("avgpool(2, ceil_mode=true)", (2, 1, 3))],
     "adaptive_avgpool": [ex("adaptive_avgpool(1)"), ex("adaptive_avgpool((3, 3))", (2, 6, 6))],
     "adaptive_maxpool": [ex("adaptive_maxpool(1)"), ex("adaptive_maxpool(4)", (2, 8))],
     "global_avgpool": [ex("global_avgpool"), ex("global_avgpool", (4, 6)), ex("global_avgpool", (2, 3, 4, 4))],
     "global_maxpool": [ex("global_maxpool"), ex("global_maxpool", (4, 6))],
     # ------------------------------------------------------------ linear, embedding, recurrent
-    "linear": [ex("linear(7)", (12,)), ex("linear(5, bias=false)", (4, 6))],
+    "linear": [ex("linear(7)", (12,)), ex("linear(5, bias=false)", (4, 6)),
+               ex("linear(3, init=xavier_uniform(gain=0), bias_init=uniform(-0.1, -0.1))", (5,)),
+               ex("linear(3, init=kaiming_normal(a=-0.2, mode=\"fan_out\", nonlinearity=\"conv_transpose3d\"))",
+                  (5,))],
     "embedding": [tokens("embedding(10, 4)", (6,)), tokens("embedding(12, 3, padding_idx=0)", (5,)),
                   tokens("embedding(8, 5, max_norm=1.0)", (2, 3)),
                   tokens("embedding(9, 2, scale_grad_by_freq=true, sparse=true)", (4,))],
@@ -140,17 +153,22 @@ EXAMPLES: dict[str, list[Example]] = {
     "rnn": [ex("rnn(5)", (6, 4)), ex("rnn(3, num_layers=2, nonlinearity=\"relu\")", (5, 4)),
             ex("rnn(4, bidirectional=true, return_sequence=false)", (6, 3))],
     # ------------------------------------------------------------ merges
-    "add": [merge("add", (3, 4, 4), (3, 4, 4)), merge("add", (2, 5), (2, 5), (2, 5))],
-    "mul": [merge("mul", (3, 4, 4), (3, 1, 1)), merge("mul", (2, 5), (5,))],
+    "add": [merge("add", (3, 4, 4), (3, 4, 4)), merge("add", (2, 5), (2, 5), (2, 5)),
+            merge("add", (8, 10, 1), (1, 1, 4)), merge("add", (8, 1, 1), (8, 10, 1), (1, 10, 1))],
+    "mul": [merge("mul", (3, 4, 4), (3, 1, 1)), merge("mul", (2, 5), (1, 5)),
+            tokens("mul { @x0\n @x1 }", (2, 5), (2, 1))],
     "concat": [merge("concat", (3, 4, 4), (5, 4, 4)),
-               ex("concat(dim=-1) { @x0\n @x1 }", (3, 4, 2), (3, 4, 5))],
+               ex("concat(dim=-1) { @x0\n @x1 }", (3, 4, 2), (3, 4, 5)),
+               tokens("concat { @x0\n @x1 }", (3,), (4,))],
     "matmul": [merge("matmul", (3, 4), (4, 5)), merge("matmul", (2, 3, 4), (2, 4, 5)),
                merge("matmul", (2, 1, 3, 4), (3, 4, 2)), merge("matmul", (4,), (4, 5)),
-               merge("matmul", (3, 4), (4,)), merge("matmul", (3, 4, 5), (5,))],
+               merge("matmul", (3, 4), (4,)), merge("matmul", (3, 4, 5), (5,)),
+               tokens("matmul { @x0\n @x1 }", (3, 4), (4, 2))],
     # ------------------------------------------------------------ shape
-    "identity": [ex("identity")],
+    "identity": [ex("identity"), tokens("identity", (4,))],
     "flatten": [ex("flatten"), ex("flatten(start=1)", (2, 3, 4)), ex("flatten(0, 1)", (2, 3, 4))],
-    "reshape": [ex("reshape((27, 9))"), ex("reshape((-1,))"), ex("view((3, 3, 3, -1))")],
+    "reshape": [ex("reshape((27, 9))"), ex("reshape((-1,))"), ex("view((3, 3, 3, -1))"),
+                tokens("reshape((2, 3))", (6,))],
     "permute": [ex("permute((1, 2, 0))"), ex("permute((1, 0))", (4, 6)), ex("permute((0, 2, 1))", (3, 4, 5))],
     "transpose": [ex("transpose(0, 1)", (4, 6)), ex("transpose(1, 2)", (3, 4, 5)), ex("transpose(-1, 0)")],
     "channel_shuffle": [ex("channel_shuffle(2)", (6, 4, 4)), ex("channel_shuffle(3)", (6, 5))],
@@ -170,4 +188,102 @@ EXAMPLES: dict[str, list[Example]] = {
     "dropout2d": [ex("dropout2d"), ex("dropout2d(0.1, inplace=true)")],
     "dropout3d": [ex("dropout3d", (2, 3, 4, 4)), ex("dropout3d(0.25)", (2, 3, 4, 4))],
     "alpha_dropout": [ex("alpha_dropout(0.1)"), ex("alpha_dropout", (10,))],
+}
+
+
+# ------------------------------------------------------------ refused calls
+@dataclass(frozen=True)
+class Refused:
+    """A call netdsl must refuse, naming ``fragment``; torch must refuse it too
+    (tests/test_ops_torch_refuses.py builds it from the op's torch rule and runs it)."""
+
+    example: Example
+    error: str  # the netdsl error class's name
+    fragment: str
+
+
+def refused(call: str, *inputs, error: str, fragment: str, dtype: str = "float32") -> Refused:
+    return Refused(ex(call, *inputs, dtype=dtype), error, fragment)
+
+
+def bad_arg(call: str, *inputs, fragment: str, dtype: str = "float32") -> Refused:
+    """Refused as an argument error (the initializer classes)."""
+    return refused(call, *inputs, error="ArgumentError", fragment=fragment, dtype=dtype)
+
+
+def misfit(call: str, *inputs, fragment: str, dtype: str = "float32") -> Refused:
+    """Refused as a shape error (pooling, statistics, broadcasting, dtypes)."""
+    return refused(call, *inputs, error="ShapeError", fragment=fragment, dtype=dtype)
+
+
+#: Class of refusal → calls found by fuzzing (and their siblings) that torch refuses.
+REFUSED: dict[str, list[Refused]] = {
+    "fan-based initializer on a 1-d tensor": [
+        bad_arg("batchnorm(init=xavier_uniform())", fragment="'weight' has shape [3]"),
+        bad_arg("prelu(per_channel=true, init=kaiming_normal())", fragment="at least 2 dims"),
+        bad_arg("conv(4, 3, bias_init=orthogonal())", fragment="'bias' has shape [4]"),
+        bad_arg("lstm(3, bias_init=xavier_normal())", (5, 4), fragment="'bias_ih_l0' has shape [12]"),
+        bad_arg("layernorm(init=kaiming_uniform(mode=\"fan_out\"))", (5, 8), fragment="'weight' has shape [8]"),
+        bad_arg("sepconv(4, 3, bias_init=kaiming_uniform())", fragment="'pointwise.bias' has shape [4]"),
+        bad_arg("groupnorm(3, init=orthogonal())", (6, 2), fragment="shape [6]"),
+    ],
+    "initializer argument of the wrong kind or range": [
+        bad_arg("conv(4, 3, init=normal(std=normal()))",
+                fragment="'std' must be a finite number ≥ 0, got the initializer normal()"),
+        bad_arg("conv(4, 3, init=kaiming_normal(mode=\"fan_x\"))", fragment="did you mean \"fan_in\"?"),
+        bad_arg("linear(4, init=kaiming_uniform(nonlinearity=\"swish\"))", (6,),
+                fragment="'nonlinearity' must be one of"),
+        bad_arg("linear(4, init=kaiming_normal(a=true))", (6,), fragment="'a' must be a finite number, got true"),
+        bad_arg("linear(4, init=xavier_uniform(gain=-1))", (6,), fragment="'gain' must be a finite number from 0"),
+        bad_arg("linear(4, init=xavier_normal(-0.5))", (6,), fragment="'gain' must be a finite number from 0"),
+        bad_arg("linear(4, bias_init=normal(0, -1))", (6,), fragment="'std' must be a finite number ≥ 0"),
+        bad_arg("linear(4, init=uniform(1, 0))", (6,), fragment="needs a ≤ b"),
+        bad_arg("linear(4, init=trunc_normal(a=1, b=-1))", (6,), fragment="needs a ≤ b"),
+        bad_arg("linear(4, init=trunc_normal(std=0))", (6,), fragment="'std' must be a finite number > 0"),
+        bad_arg("linear(4, bias_init=constant(\"x\"))", (6,), fragment="'val' must be a finite number, got \"x\""),
+        bad_arg("linear(4, init=normal(std=(1, 2)))", (6,), fragment="got (1, 2)"),
+        bad_arg("linear(4, init=orthogonal(gain=\"2\"))", (6,), fragment="'gain' must be a finite number"),
+        bad_arg("linear(4, bias_init=constant(1e300))", (6,), fragment="'val' must be a finite number"),
+        bad_arg("linear(4, init=uniform(-3e38, 3e38))", (6,), fragment="at most 3.4e+38 apart"),
+        bad_arg("linear(4, init=xavier_uniform(gain=3e38))", (6,), fragment="'gain' must be a finite number from 0"),
+    ],
+    "number beyond float32's range": [
+        bad_arg("softplus(beta=1e300)", fragment="'beta' must be a finite number"),
+        bad_arg("leaky_relu(-3.5e38)", fragment="'negative_slope' must be a finite number"),
+        bad_arg("pad(1, value=1e39)", fragment="'value' must be a finite number"),
+        bad_arg("prelu(slope=1e300)", fragment="'slope' must be a finite number"),
+    ],
+    "padding wider than the input": [
+        misfit("conv1d(2, 3, padding=2, dilation=2, padding_mode=\"circular\")", (5, 1),
+               fragment="circular padding [2] must be at most the input size [1]"),
+        misfit("dwconv(3, padding=3, padding_mode=\"circular\")", (2, 2, 5), fragment="circular padding"),
+    ],
+    "pooling where torch's size rule differs": [
+        misfit("avgpool(2, ceil_mode=true)", (2, 1, 4, 4), fragment="at least the kernel size [2, 2, 2]"),
+        misfit("avgpool(3, padding=1)", (2, 2, 5, 5), fragment="got [2, 5, 5]"),
+        misfit("avgpool((2, 1, 1), stride=1, padding=(1, 0, 0))", (2, 1, 3, 3),
+               fragment="3-d average pooling"),
+    ],
+    "statistics over a single position, or without eps": [
+        bad_arg("batchnorm(eps=0)", fragment="'eps' must be > 0"),
+        bad_arg("bn(eps=0, track_running_stats=false)", (4,), fragment="'eps' must be > 0"),
+        misfit("instancenorm", (3, 1), fragment="more than one spatial position"),
+        misfit("instancenorm(affine=true)", (3, 1, 1), fragment="got input [3, 1, 1]"),
+        misfit("instancenorm(track_running_stats=true)", (2, 1, 1, 1), fragment="more than one spatial position"),
+    ],
+    "broadcasting with the batch dim": [
+        misfit("add { @x0\n @x1 }", (8, 10, 1), (8,), fragment="[N, 8, 10, 1], [N, 8] align at the right"),
+        misfit("mul { @x0\n @x1 }", (4, 5), (5,), fragment="give the inputs the same rank"),
+        misfit("add { @x0\n @x1 }", (1, 5), (5,), fragment="different ranks"),  # torch: [N, N, 5]
+        misfit("mul { @x0\n @x1 }", (3, 4, 4), (3, 1), fragment="different ranks"),
+        misfit("add { @x0\n @x1 }", (3, 4), (2, 4), fragment="shapes [3, 4], [2, 4] do not match at dim 0"),
+    ],
+    "input dtype the op cannot compute on": [
+        misfit("embedding(10, 4)", (6,), fragment="embedding needs integer ids", dtype="float32"),
+        misfit("embedding(10, 4)", (2, 3), fragment="got an input of dtype float64", dtype="float64"),
+        misfit("conv(4, 3)", fragment="conv needs a floating-point input", dtype="int64"),
+        misfit("linear(3)", (6,), fragment="got an input of dtype int32", dtype="int32"),
+        misfit("lstm(3)", (5, 4), fragment="lstm needs a floating-point input", dtype="int64"),
+        misfit("softmax", (6,), fragment="softmax needs a floating-point input", dtype="int64"),
+    ],
 }

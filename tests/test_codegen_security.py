@@ -184,19 +184,6 @@ def test_labels_with_a_trailing_newline_are_refused(net_from):
         net_from('network n(s: str = "b") { input [3, 4, 4]\n a{s}: relu }', params={"s": "b\n"})
 
 
-def test_a_label_that_is_no_name_still_generates_inert_code(net_from, clean_marker):
-    """Defence in depth: whatever name reaches the generator goes through add_module("...")."""
-    net = net_from('network n(s: str = "b") { input [3, 4, 4]\n a{s}: conv(2, 1)\n relu }',
-                   params={"s": "b\n"})
-    if "ab\n" not in dict(net.to_torch().named_modules()):
-        pytest.skip("labels are refused earlier now")
-    text = net.to_source()
-    validate_generated(text)
-    assert 'self.add_module("ab\\n", ' in text
-    assert "outputs match" in check_generated(net, text)
-
-
-# ------------------------------------------------------------ values and names
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, -0.0, 1e-310, 0.1, "\u202e\"'\\\x00",
                                    "\U0001f600", ("a", 1.5, (True, None)), [1, {"k": -math.inf}]])
 def test_literals_read_back_as_the_same_value(value):

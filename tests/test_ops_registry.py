@@ -52,13 +52,13 @@ class Run:
 
 
 def sample_inputs(net, example: Example) -> list[torch.Tensor]:
-    """Random inputs of batch 2; int64 inputs get ids valid for every embedding reading them."""
+    """Random inputs of batch 2; integer inputs get ids valid for every embedding reading them."""
     xs = []
     for info, shape in zip(net.inputs, example.inputs):
-        if example.dtype == "int64":
+        if example.dtype.startswith("int"):
             readers = [net.ir.nodes[n]["args"] for n in net.ir.successors(info["node"])]
             high = min(a.get("num_embeddings", 4) for a in readers) if readers else 4
-            xs.append(torch.randint(0, high, (BATCH, *shape)))
+            xs.append(torch.randint(0, high, (BATCH, *shape), dtype=getattr(torch, example.dtype)))
         else:
             xs.append(torch.randn(BATCH, *shape))
     return xs
@@ -219,6 +219,13 @@ def test_bad_arguments_give_located_errors(call, shape, error, fragment):
     assert isinstance(err, error), err.format()
     assert fragment in err.format()
     assert (err.span.file, err.span.line) == ("bad.net", 3), err.format()
+
+
+def test_matmul_of_two_vectors_is_refused():
+    """torch.matmul gives a 0-d value per sample, which no netdsl value can be."""
+    with pytest.raises(ShapeError, match="gives no dim per sample") as info:
+        netdsl.parse(Example("matmul { @x0\n @x1 }", ((4,), (4,))).source(), filename="bad.net")
+    assert info.value.span.line == 4
 
 
 def test_matmul_takes_exactly_two_inputs():

@@ -8,14 +8,9 @@ from __future__ import annotations
 
 from math import prod
 
-from .merge import torch_dim
-from .norm import whole_axes_rf
-from .reshape import dim_index
-from .registry import Arg, OpSpec, TorchCall, channels_divisible, elementwise_flops, register
-
-
-def _same(a, ins):
-    return ins[0]
+from .common import (channels_divisible, dim_index, elementwise_flops, same_shape, torch_dim,
+                     whole_axes_rf)
+from .registry import Arg, OpSpec, TorchCall, register
 
 
 def _simple(name: str, torch_class: str, doc: str, args=(), aliases=()):
@@ -23,7 +18,7 @@ def _simple(name: str, torch_class: str, doc: str, args=(), aliases=()):
     names = [arg.name for arg in args]
     register(OpSpec(
         name=name, category="activation", doc=doc, args=tuple(args), aliases=aliases,
-        shape=_same, flops=elementwise_flops,
+        shape=same_shape, flops=elementwise_flops,
         torch=lambda a, ins: TorchCall(torch_class, {k: a[k] for k in names})))
 
 
@@ -58,7 +53,7 @@ register(OpSpec(
     doc="Leaky ReLU with a learned negative slope: one for all channels, or one per channel (dim 0).",
     args=(Arg("per_channel", "bool", False, doc="learn one slope per channel"),
           Arg("slope", "float", 0.25, doc="initial slope (torch's init=; init= takes an initializer)")),
-    shape=_same, weights=_prelu_weights, flops=elementwise_flops, has_weights=True,
+    shape=same_shape, weights=_prelu_weights, flops=elementwise_flops, has_weights=True,
     torch=lambda a, ins: TorchCall("torch.nn.PReLU", dict(
         num_parameters=ins[0][0] if a.per_channel else 1, init=a.slope))))
 
@@ -105,5 +100,5 @@ register(OpSpec(
     name="scale", category="activation",
     doc="Multiply by a constant (Inception-ResNet's residual scaling). FLOPs: 1/elem.",
     args=(Arg("factor", "float", doc="the constant"),),
-    shape=_same, flops=elementwise_flops,
+    shape=same_shape, flops=elementwise_flops,
     torch=lambda a, ins: TorchCall("netdsl.runtime.Scale", {"factor": a.factor})))

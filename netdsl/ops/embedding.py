@@ -14,7 +14,7 @@ def _embedding_shape(a, ins):
 
 register(OpSpec(
     name="embedding", category="embedding",
-    doc="Look up a learned vector per integer id: int64 [T] → [T, embedding_dim]. "
+    doc="Look up a learned vector per integer id: int64 or int32 [T] → float32 [T, embedding_dim]. "
         "A table lookup: no MACs, no FLOPs.",
     args=(Arg("num_embeddings", "int", minimum=1, doc="vocabulary size (ids are 0 .. num_embeddings-1)"),
           Arg("embedding_dim", "int", minimum=1, doc="length of each vector"),
@@ -22,7 +22,7 @@ register(OpSpec(
           Arg("max_norm", "float", None, minimum=0, doc="renormalize looked-up vectors to this norm"),
           Arg("norm_type", "float", 2.0, minimum=0, doc="the p of the p-norm for max_norm"),
           Arg("scale_grad_by_freq", "bool", False), Arg("sparse", "bool", False)),
-    shape=_embedding_shape,
+    shape=_embedding_shape, dtypes="integer",
     weights=lambda a, ins: {"weight": (a.num_embeddings, a.embedding_dim)},
     torch=lambda a, ins: TorchCall("torch.nn.Embedding", dict(
         num_embeddings=a.num_embeddings, embedding_dim=a.embedding_dim, padding_idx=a.padding_idx,

@@ -1,4 +1,4 @@
-"""Ops that join several inputs: add, mul (broadcasting), concat.
+"""Ops that join several inputs: add, mul (broadcasting), concat, matmul.
 
 Merges run as functions (no module, no state), so they never take a slot in
 a scope's module numbering.
@@ -8,21 +8,8 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import ShapeError
+from .common import broadcast_batched, broadcast_dims, torch_dim
 from .registry import GLOBAL, NO_FIELD, Arg, OpSpec, TorchCall, register
-
-
-def broadcast(shapes, op: str):
-    """NumPy broadcasting of shapes aligned at the right (batch excluded)."""
-    rank = max(len(s) for s in shapes)
-    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
-    out = []
-    for axis, dims in enumerate(zip(*padded)):
-        sizes = {d for d in dims if d != 1}
-        if len(sizes) > 1:
-            listed = ", ".join(str(list(s)) for s in shapes)
-            raise ShapeError(f"{op}: shapes {listed} do not match at dim {axis}")
-        out.append(sizes.pop() if sizes else 1)
-    return tuple(out)
 
 
 def _need_inputs(ins, op, at_least=2):
@@ -33,7 +20,7 @@ def _need_inputs(ins, op, at_least=2):
 def _ew_shape(op):
     def rule(a, ins):
         _need_inputs(ins, op)
-        return broadcast(ins, op)
+        return broadcast_batched(ins, op)
     return rule
 
 
@@ -41,12 +28,14 @@ def _ew_flops(a, ins, out):
     return prod(out) * (len(ins) - 1)
 
 
-for _name, _doc in (("add", "Elementwise sum of all inputs, broadcasting (residual joins). "
-                            "FLOPs: (inputs − 1) per output element."),
-                    ("mul", "Elementwise product of all inputs, broadcasting (squeeze-excitation). "
-                            "FLOPs: (inputs − 1) per output element.")):
+_BROADCASTING = (" Broadcasts as torch does with the batch dim included: inputs have the same "
+                 "rank and each size equals the others' or is 1 ([C, H, W] with [C, 1, 1]). "
+                 "FLOPs: (inputs − 1) per output element.")
+
+for _name, _doc in (("add", "Elementwise sum of all inputs (residual joins)." + _BROADCASTING),
+                    ("mul", "Elementwise product of all inputs (squeeze-excitation)." + _BROADCASTING)):
     register(OpSpec(
-        name=_name, category="merge", doc=_doc, args=(), arity=None,
+        name=_name, category="merge", doc=_doc, args=(), arity=None, dtypes="any",
         shape=_ew_shape(_name), flops=_ew_flops,
         torch=lambda a, ins, _n=_name: TorchCall(f"netdsl.runtime.{_n}", {}, functional=True)))
 
@@ -64,15 +53,10 @@ def _concat_shape(a, ins):
     return tuple(sum(s[dim] for s in ins) if i == dim else d for i, d in enumerate(ins[0]))
 
 
-def torch_dim(dim: int) -> int:
-    """netdsl dims exclude the batch; torch's include it."""
-    return dim + 1 if dim >= 0 else dim
-
-
 register(OpSpec(
     name="concat", category="merge", aliases=("cat",),
     doc="Concatenate inputs along a dim (0 = channels).",
-    args=(Arg("dim", "int", 0),), arity=None, shape=_concat_shape,
+    args=(Arg("dim", "int", 0),), arity=None, shape=_concat_shape, dtypes="any",
     # along a spatial dim the later inputs' positions shift: no common field
     rf=lambda a, ins: None if a.dim % len(ins[0]) == 0 else NO_FIELD,
     torch=lambda a, ins: TorchCall("netdsl.runtime.concat", {"dim": torch_dim(a.dim)}, functional=True)))
@@ -84,11 +68,15 @@ def matmul_geometry(ins):
     if len(ins) != 2:
         raise ShapeError(f"matmul takes exactly 2 inputs, got {len(ins)}")
     a, b = ins
+    if len(a) == len(b) == 1:  # torch gives a 0-d result; every netdsl value has a dim
+        raise ShapeError(f"matmul of two vectors {list(a)} @ {list(b)} gives no dim per sample",
+                         hint="reshape one input into a matrix, e.g. reshape((1, K))")
     a_mat = (1, *a) if len(a) == 1 else tuple(a)  # a vector on the left is a row
     b_mat = (*b, 1) if len(b) == 1 else tuple(b)  # a vector on the right is a column
     if a_mat[-1] != b_mat[-2]:
         raise ShapeError(f"matmul: inner sizes differ: {list(a)} @ {list(b)} ({a_mat[-1]} vs {b_mat[-2]})")
-    batch = broadcast([a_mat[:-2], b_mat[:-2]], "matmul") if len(a_mat) + len(b_mat) > 4 else ()
+    # the runtime keeps the batch dim apart (netdsl.runtime.matmul): plain broadcasting
+    batch = broadcast_dims([a_mat[:-2], b_mat[:-2]], "matmul") if len(a_mat) + len(b_mat) > 4 else ()
     return batch, a_mat[-2], a_mat[-1], b_mat[-1]
 
 
@@ -109,4 +97,5 @@ register(OpSpec(
     doc="Matrix product of 2 inputs with torch.matmul's rules on the non-batch dims "
         "(leading dims broadcast; a 1-d input is a vector). MACs: batch · n · k · m.",
     args=(), arity=None, shape=_matmul_shape, macs=_matmul_macs, rf=lambda a, ins: GLOBAL,
+    dtypes="matching",
     torch=lambda a, ins: TorchCall("netdsl.runtime.matmul", {}, functional=True)))

@@ -9,9 +9,11 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import ShapeError
-from .registry import GLOBAL, Arg, AxisRF, OpSpec, TorchCall, channels_divisible, register
+from .common import channels_divisible, same_shape, whole_axes_rf
+from .registry import GLOBAL, Arg, OpSpec, TorchCall, register
 
-_EPS = Arg("eps", "float", 1e-5, minimum=0, doc="added to the variance for stability")
+# torch's batch norm refuses eps = 0 in training; the others divide by zero on constant input
+_EPS = Arg("eps", "float", 1e-5, above=0, doc="added to the variance for stability")
 _MOMENTUM = Arg("momentum", "float", 0.1, minimum=0, maximum=1, doc="running statistics update rate")
 
 #: batchnorm input rank (batch excluded) → torch's BatchNorm{n}d.
@@ -35,10 +37,6 @@ def norm_flops(a, ins, out):
     return prod(out) * (4 if a.get("affine", a.get("elementwise_affine", True)) else 2)
 
 
-def _same(a, ins):
-    return ins[0]
-
-
 def _bn_torch(a, ins):
     return TorchCall(f"torch.nn.BatchNorm{_BN_CLASS[len(ins[0])]}d", dict(
         num_features=ins[0][0], eps=a.eps, momentum=a.momentum, affine=a.affine,
@@ -56,34 +54,23 @@ def _batchnorm(name: str, ranks: tuple, doc: str, aliases=()) -> OpSpec:
     return register(OpSpec(
         name=name, category="norm", aliases=aliases, doc=doc,
         args=(_EPS, _MOMENTUM, Arg("affine", "bool", True), Arg("track_running_stats", "bool", True)),
-        shape=_same, torch=_bn_torch, weights=_channel_weights, buffers=_running_stats,
+        shape=same_shape, torch=_bn_torch, weights=_channel_weights, buffers=_running_stats,
         flops=norm_flops, rf=statistics_rf, input_rank=ranks, has_weights=True))
 
 
+_BATCH_STATS = (" Training needs more than one value per channel: torch refuses batch 1 on a "
+                "[C] or [C, 1, 1] input, but the batch size is chosen at run time, so netdsl accepts "
+                "every shape some batch size trains.")
+
 _batchnorm("batchnorm", (1, 2, 3, 4), "Batch normalization over the channel dim (dim 0); "
-           "1-d, 2-d or 3-d from the input's rank. FLOPs: 4/elem (2 without affine).", aliases=("bn",))
+           "1-d, 2-d or 3-d from the input's rank. FLOPs: 4/elem (2 without affine)." + _BATCH_STATS,
+           aliases=("bn",))
 _batchnorm("batchnorm1d", (1, 2), "Batch normalization of [C] or [C, L] (torch BatchNorm1d).")
 _batchnorm("batchnorm2d", (3,), "Batch normalization of [C, H, W] (torch BatchNorm2d).")
 _batchnorm("batchnorm3d", (4,), "Batch normalization of [C, D, H, W] (torch BatchNorm3d).")
 
 
 # ------------------------------------------------------------ layer norm
-def whole_axes_rf(shape, axes):
-    """RF of an op whose output mixes entire axes (statistics, softmax) of a [C, ...] input.
-
-    A covered spatial axis is a window as wide as the axis, centred anywhere;
-    when every spatial axis is covered the op sees the whole input.
-    """
-    spatial_axes = range(1, len(shape))
-    covered = [axis in axes for axis in spatial_axes]
-    if not any(covered):
-        return None
-    if all(covered):
-        return GLOBAL
-    return [AxisRF(2 * shape[axis] - 1, 1, shape[axis] - 1) if hit else AxisRF()
-            for axis, hit in zip(spatial_axes, covered)]
-
-
 def _ln_shape(a, ins):
     (shape,) = ins
     if a.dims > len(shape):
@@ -113,12 +100,23 @@ register(OpSpec(
 
 
 # ------------------------------------------------------------ instance / group norm
+def _in_shape(a, ins):
+    """Statistics over one position are undefined: torch refuses them in training
+    (and always without running statistics), whatever the batch size."""
+    (shape,) = ins
+    if prod(shape[1:]) == 1:
+        raise ShapeError(f"instancenorm needs more than one spatial position per channel, "
+                         f"got input {list(shape)}")
+    return shape
+
+
 register(OpSpec(
     name="instancenorm", category="norm",
     doc="Instance normalization: each channel of each sample over its spatial dims; "
-        "1-d, 2-d or 3-d from the input's rank. FLOPs: 2/elem (4 with affine).",
+        "1-d, 2-d or 3-d from the input's rank. Needs more than one spatial position "
+        "(torch computes no statistics over one). FLOPs: 2/elem (4 with affine).",
     args=(Arg("affine", "bool", False), Arg("track_running_stats", "bool", False), _EPS, _MOMENTUM),
-    shape=_same,
+    shape=_in_shape,
     weights=_channel_weights, buffers=_running_stats, flops=norm_flops, rf=statistics_rf,
     torch=lambda a, ins: TorchCall(f"torch.nn.InstanceNorm{len(ins[0]) - 1}d", dict(
         num_features=ins[0][0], eps=a.eps, momentum=a.momentum, affine=a.affine,
@@ -133,7 +131,8 @@ def _gn_shape(a, ins):
 register(OpSpec(
     name="groupnorm", category="norm", aliases=("gn",),
     doc="Group normalization: channels in `groups` groups, each normalized over its channels "
-        "and all spatial positions. FLOPs: 4/elem (2 without affine).",
+        "and all spatial positions. FLOPs: 4/elem (2 without affine). A group of one value "
+        "(groups = channels, no spatial dims) trains only with batch > 1, like batchnorm.",
     args=(Arg("groups", "int", minimum=1, doc="number of channel groups; must divide the channels"),
           _EPS, Arg("affine", "bool", True)),
     shape=_gn_shape, weights=_channel_weights, flops=norm_flops,
@@ -151,6 +150,6 @@ register(OpSpec(
     args=(Arg("size", "int", minimum=1, doc="number of neighbouring channels"),
           Arg("alpha", "float", 1e-4, minimum=0), Arg("beta", "float", 0.75, minimum=0),
           Arg("k", "float", 1.0, minimum=0)),
-    shape=_same, flops=lambda a, ins, out: prod(out) * (a.size + 3), input_rank=(2, 3, 4),
+    shape=same_shape, flops=lambda a, ins, out: prod(out) * (a.size + 3), input_rank=(2, 3, 4),
     torch=lambda a, ins: TorchCall("torch.nn.LocalResponseNorm", dict(
         size=a.size, alpha=a.alpha, beta=a.beta, k=a.k))))

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from math import prod
 
-from ..errors import ArgumentError
-from .registry import GLOBAL, Arg, AxisRF, OpSpec, TorchCall, compact, expand, positive, register, spatial
+from ..errors import ArgumentError, ShapeError
+from .common import compact, expand, positive, spatial
+from .registry import GLOBAL, Arg, AxisRF, OpSpec, TorchCall, register
 
 
 def pool_geometry(a, shape, op):
@@ -33,6 +34,24 @@ def pool_shape(a, ins, op):
     k, s, p, d = pool_geometry(a, shape, op)
     out = [pooled_size(shape[i + 1], k[i], s[i], p[i], d[i], a.ceil_mode) for i in range(len(k))]
     return positive((shape[0], *out), op, f" from input {list(shape)}")
+
+
+def _avg_shape(a, ins):
+    shape = pool_shape(a, ins, "avgpool")
+    _check_avg3d_fits(a, ins[0])
+    return shape
+
+
+def _check_avg3d_fits(a, shape) -> None:
+    """torch's 3-d average pooling, unlike the 1-d and 2-d one, refuses an input
+    smaller than the kernel along any axis, whatever the padding and ceil_mode."""
+    if len(shape) != 4:
+        return
+    kernel = expand(a.kernel, 3, "kernel")
+    if any(size < k for size, k in zip(shape[1:], kernel)):
+        raise ShapeError(f"avgpool: 3-d average pooling needs an input of at least the kernel size "
+                         f"{list(kernel)} on every axis, got {list(shape[1:])} (torch counts neither "
+                         "padding nor ceil_mode here)")
 
 
 def pool_rf(a, ins):
@@ -72,9 +91,10 @@ register(OpSpec(
 
 register(OpSpec(
     name="avgpool", category="pool", aliases=("avg_pool",),
-    doc="Average pooling; stride defaults to the kernel size. FLOPs: 1 per window element per output.",
+    doc="Average pooling; stride defaults to the kernel size. 3-d pooling needs an input at least "
+        "as large as the kernel on every axis (torch's rule). FLOPs: 1 per window element per output.",
     args=_POOL_ARGS + (Arg("ceil_mode", "bool", False), Arg("count_include_pad", "bool", True)),
-    shape=lambda a, ins: pool_shape(a, ins, "avgpool"), torch=_avg_torch,
+    shape=_avg_shape, torch=_avg_torch,
     rf=pool_rf, flops=pool_flops, input_rank=(2, 3, 4)))
 
 

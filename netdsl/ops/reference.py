@@ -34,8 +34,17 @@ Conventions:
   and an op whose entry names no cost has none.
 - **Receptive field**: spatial ops declare per-axis kernel, stride, padding and dilation;
   ops that see their whole input (global pooling, linear, recurrent) are global.
+- **Numbers** in arguments are finite and within float32's range (|x| ≤ 3.4e38), as torch
+  holds them.
+- **Dtypes**: ops compute on floating-point inputs unless their facts say otherwise;
+  integer inputs (token ids) go to `embedding` or to ops that only move values.
 - Every op also accepts {common}; ops marked *weights* accept {weight}.
+  Fan-based initializers (kaiming, xavier, orthogonal) need weights of 2 or more dims.
 """
+
+#: OpSpec.dtypes → how the facts line says it (the default, "float", goes unsaid).
+_DTYPE_FACTS = {"integer": "integer input (int64, int32), float32 output",
+                "any": "any input dtype", "matching": "inputs of any one dtype"}
 
 
 def render() -> str:
@@ -73,6 +82,8 @@ def _op_section(spec: OpSpec) -> str:
         facts.append("input rank " + _either(spec.input_rank))
     if spec.arity is None:
         facts.append("merges branches: `" + spec.name + " { ... }`")
+    if spec.dtypes in _DTYPE_FACTS:
+        facts.append(_DTYPE_FACTS[spec.dtypes])
     if spec.has_weights:
         facts.append("*weights*")
     if facts:
@@ -96,6 +107,8 @@ def _arg_row(arg: Arg) -> str:
         notes.append("one of " + ", ".join(f"`{_value(c)}`" for c in arg.choices))
     if arg.minimum is not None:
         notes.append(f"≥ {_number(arg.minimum)}")
+    if arg.above is not None:
+        notes.append(f"> {_number(arg.above)}")
     if arg.maximum is not None:
         notes.append(f"≤ {_number(arg.maximum)}")
     if arg.doc:

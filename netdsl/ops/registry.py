@@ -2,19 +2,25 @@
 
 An op declares its arguments as data (``Arg``), and small pure functions for
 its output shape, its weights and buffers, its MACs and elementwise FLOPs,
-its receptive-field geometry, and the torch constructor that implements it.
+its receptive-field geometry, and the torch constructor that implements it;
+and the input dtypes it computes on (``dtypes``).
 Nothing here imports torch: the torch rule returns a ``TorchCall`` naming a
 class by its dotted path, which the backends instantiate or print.
+
+Op families (one module each) import only this module and ``common``, the
+rules they share; ``initializers`` checks ``init=`` values, ``dtypes`` the
+dtypes flowing between ops.
 
 Shapes exclude the batch dimension: ``(C, H, W)`` for images.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import prod
 from typing import Any, Callable, Optional, Sequence
 
-from ..errors import ArgumentError, ShapeError, UnknownName, suggest
+from ..errors import ArgumentError, UnknownName, suggest
+from .dtypes import ACCEPTS
+from .initializers import check_initializer, is_finite_number, range_hint
 
 Shape = tuple[int, ...]
 REQUIRED = object()
@@ -34,6 +40,7 @@ class Arg:
     doc: str = ""
     minimum: Optional[float] = None
     maximum: Optional[float] = None
+    above: Optional[float] = None  # exclusive lower bound: values must be > above
 
     @property
     def required(self) -> bool:
@@ -85,11 +92,6 @@ def _zero(a: Args, ins: Sequence[Shape], out: Shape) -> int:
     return 0
 
 
-def elementwise_flops(a: Args, ins: Sequence[Shape], out: Shape) -> int:
-    """One FLOP per output element (activations, adds, scaling)."""
-    return prod(out)
-
-
 @dataclass(frozen=True)
 class OpSpec:
     """Everything netdsl knows about one op."""
@@ -109,6 +111,7 @@ class OpSpec:
     aliases: tuple[str, ...] = ()
     input_rank: tuple[int, ...] = ()  # allowed input ranks (batch excluded); empty = any
     has_weights: bool = False  # accepts init= / bias_init=
+    dtypes: str = "float"  # input dtypes it takes: a key of dtypes.ACCEPTS ("float", "integer", "any", ...)
 
     def arg(self, name: str) -> Optional[Arg]:
         return next((a for a in self.args if a.name == name), None)
@@ -129,6 +132,8 @@ _OPS: dict[str, OpSpec] = {}
 
 def register(spec: OpSpec) -> OpSpec:
     """Add an op (and its aliases) to the registry."""
+    if spec.dtypes not in ACCEPTS:
+        raise ValueError(f"op {spec.name!r}: dtypes={spec.dtypes!r} is not one of {sorted(ACCEPTS)}")
     for key in (spec.name, *spec.aliases):
         if key in _OPS:
             raise ValueError(f"op {key!r} registered twice")
@@ -199,7 +204,10 @@ def check_value(op: str, arg: Arg, value: Any) -> Any:
         return None
     ok = _TYPE_CHECKS[arg.type](value)
     if not ok:
-        raise ArgumentError(f"{op}: argument '{arg.name}' must be {_TYPE_WORDS[arg.type]}, got {value!r}")
+        raise ArgumentError(f"{op}: argument '{arg.name}' must be {_TYPE_WORDS[arg.type]}, got {value!r}",
+                            hint=range_hint(value))
+    if arg.type == "init":
+        check_initializer(op, arg.name, value)
     if arg.choices and value not in arg.choices:
         guess = suggest(str(value), [str(c) for c in arg.choices])
         raise ArgumentError(f"{op}: argument '{arg.name}' must be one of "
@@ -210,6 +218,8 @@ def check_value(op: str, arg: Arg, value: Any) -> Any:
             continue
         if arg.minimum is not None and v < arg.minimum:
             raise ArgumentError(f"{op}: argument '{arg.name}' must be >= {arg.minimum}, got {value!r}")
+        if arg.above is not None and v <= arg.above:
+            raise ArgumentError(f"{op}: argument '{arg.name}' must be > {arg.above}, got {value!r}")
         if arg.maximum is not None and v > arg.maximum:
             raise ArgumentError(f"{op}: argument '{arg.name}' must be <= {arg.maximum}, got {value!r}")
     if arg.type == "float" and isinstance(value, int):
@@ -222,7 +232,8 @@ def _is_int(v) -> bool:
 
 
 def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """An int or float torch can hold as a float32: nan, inf and 1e300 make it fail."""
+    return is_finite_number(v)
 
 
 def _is_ints(v) -> bool:
@@ -243,50 +254,13 @@ _TYPE_CHECKS = {
     "any": lambda v: True,
 }
 _TYPE_WORDS = {
-    "int": "an integer", "float": "a number", "number": "a number", "bool": "true or false",
+    "int": "an integer", "float": "a finite number", "number": "a finite number", "bool": "true or false",
     "str": "a string", "ints": "an integer or a tuple of integers",
-    "floats": "a number or a tuple of numbers",
+    "floats": "a finite number or a tuple of finite numbers",
     "padding": "an integer, a tuple of integers, \"same\" or \"valid\"",
     "shape": "a tuple of integers", "init": "an initializer such as kaiming_normal()",
     "any": "a value",
 }
-
-
-# ------------------------------------------------------------ shape helpers
-def expand(value, n: int, what: str = "value") -> tuple:
-    """An int or an n-tuple → an n-tuple (kernel sizes, strides, ...)."""
-    if isinstance(value, tuple):
-        if len(value) != n:
-            raise ArgumentError(f"{what} needs {n} value(s) for a {n}-d input, got {value!r}")
-        return value
-    return (value,) * n
-
-
-def spatial(shape: Shape, op: str, ranks: Sequence[int] = (2, 3, 4)) -> int:
-    """Number of spatial dims of a channels-first shape, checking the rank."""
-    if len(shape) not in ranks:
-        want = " or ".join(f"[{', '.join(['C'] + ['L', 'H W', 'D H W'][r - 2].split())}]" for r in ranks)
-        raise ShapeError(f"{op} needs an input of shape {want}, got {list(shape)}")
-    return len(shape) - 1
-
-
-def compact(values: tuple):
-    """(3, 3) → 3 so generated code reads like hand-written code."""
-    return values[0] if len(set(values)) == 1 else tuple(values)
-
-
-def channels_divisible(shape: Shape, by: int, op: str, arg: str = "groups") -> Shape:
-    """Return ``shape`` if ``by`` divides its channel count, else raise."""
-    if shape[0] % by:
-        raise ShapeError(f"{op}: {arg}={by} must divide the channels ({shape[0]})")
-    return shape
-
-
-def positive(shape: Shape, op: str, detail: str = "") -> Shape:
-    """Raise if any output size is not positive."""
-    if any(d <= 0 for d in shape):
-        raise ShapeError(f"{op} gives a non-positive output size {list(shape)}{detail}")
-    return tuple(shape)
 
 
 _loaded = False

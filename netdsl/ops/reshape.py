@@ -1,5 +1,6 @@
 """Shape-only ops: identity, flatten, reshape, permute, transpose, channel
-shuffle and chunk.  Dims exclude the batch (0 = channels).
+shuffle and chunk.  Dims exclude the batch (0 = channels).  They move values
+without computing on them, so they take any dtype (token ids included).
 
 Receptive field: ops that move spatial axes around (reshape, permute,
 transpose) report NO_FIELD — positions no longer line up with the input's.
@@ -9,20 +10,12 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import ShapeError
-from .merge import torch_dim
-from .registry import NO_FIELD, Arg, AxisRF, OpSpec, TorchCall, channels_divisible, register
+from .common import channels_divisible, dim_index, torch_dim
+from .registry import NO_FIELD, Arg, AxisRF, OpSpec, TorchCall, register
 
 register(OpSpec(
-    name="identity", category="reshape", doc="Passes its input through unchanged.", args=(),
+    name="identity", category="reshape", dtypes="any", doc="Passes its input through unchanged.", args=(),
     shape=lambda a, ins: ins[0], torch=lambda a, ins: TorchCall("torch.nn.Identity", {})))
-
-
-def dim_index(dim: int, shape, op: str, what: str = "dim") -> int:
-    """A netdsl dim (negative counts from the end) → its index, or a ShapeError."""
-    index = dim if dim >= 0 else len(shape) + dim
-    if not 0 <= index < len(shape):
-        raise ShapeError(f"{op}: {what} {dim} out of range for an input of shape {list(shape)}")
-    return index
 
 
 def _flatten_shape(a, ins):
@@ -34,7 +27,7 @@ def _flatten_shape(a, ins):
 
 
 register(OpSpec(
-    name="flatten", category="reshape",
+    name="flatten", category="reshape", dtypes="any",
     doc="Flatten dims start..end (batch excluded; default: all) into one.",
     args=(Arg("start", "int", 0), Arg("end", "int", -1)),
     shape=_flatten_shape,
@@ -61,7 +54,7 @@ def _moves_axes(ins, out):
 
 
 register(OpSpec(
-    name="reshape", category="reshape", aliases=("view",),
+    name="reshape", category="reshape", dtypes="any", aliases=("view",),
     doc="View each sample as `shape` (batch excluded); one size may be -1 (inferred).",
     args=(Arg("shape", "shape", doc="the new shape, e.g. (4, -1)"),),
     shape=_reshape_shape,
@@ -79,7 +72,7 @@ def _permutation(a, ins):
 
 
 register(OpSpec(
-    name="permute", category="reshape",
+    name="permute", category="reshape", dtypes="any",
     doc="Reorder the dims (batch excluded): permute((1, 2, 0)) turns [C, H, W] into [H, W, C].",
     args=(Arg("dims", "shape", doc="a permutation of 0 .. rank-1"),),
     shape=lambda a, ins: tuple(ins[0][d] for d in _permutation(a, ins)),
@@ -103,7 +96,7 @@ def _transpose_rf(a, ins):
 
 
 register(OpSpec(
-    name="transpose", category="reshape",
+    name="transpose", category="reshape", dtypes="any",
     doc="Swap two dims (batch excluded): transpose(0, 1) turns [T, D] into [D, T].",
     args=(Arg("dim0", "int"), Arg("dim1", "int")),
     shape=_transpose_shape,
@@ -118,7 +111,7 @@ def _shuffle_shape(a, ins):
 
 
 register(OpSpec(
-    name="channel_shuffle", category="reshape",
+    name="channel_shuffle", category="reshape", dtypes="any",
     doc="Interleave the channels of `groups` groups (ShuffleNet): [g, C/g] → [C/g, g] order.",
     args=(Arg("groups", "int", minimum=1),), shape=_shuffle_shape, input_rank=(2, 3, 4),
     torch=lambda a, ins: TorchCall("torch.nn.ChannelShuffle", {"groups": a.groups})))
@@ -150,7 +143,7 @@ def _chunk_rf(a, ins):
 
 
 register(OpSpec(
-    name="chunk", category="reshape",
+    name="chunk", category="reshape", dtypes="any",
     doc="One of `chunks` equal slices along `dim` (ShuffleNetV2's channel split: chunk(2, 0) and chunk(2, 1)).",
     args=(Arg("chunks", "int", minimum=1, doc="number of equal slices"),
           Arg("index", "int", minimum=0, doc="which slice to keep, from 0"),

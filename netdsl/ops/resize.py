@@ -5,8 +5,8 @@ from fractions import Fraction
 from math import floor, lcm, prod
 
 from ..errors import ArgumentError, ShapeError
-from .conv import fpad_order
-from .registry import Arg, AxisRF, OpSpec, TorchCall, compact, expand, positive, register, spatial
+from .common import compact, expand, fpad_order, positive, spatial
+from .registry import Arg, AxisRF, OpSpec, TorchCall, register
 
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 _PAD_CLASS = {"reflect": "ReflectionPad", "replicate": "ReplicationPad", "circular": "CircularPad"}
@@ -46,7 +46,7 @@ def _pad_torch(a, ins):
 
 
 register(OpSpec(
-    name="pad", category="resize",
+    name="pad", category="resize", dtypes="any",
     doc="Pad the spatial dims: an int, one value per axis, or (before, after) per axis.",
     args=(Arg("padding", "ints", minimum=0, doc="int, one per axis, or 2 per axis (before, after)"),
           Arg("mode", "str", "constant", choices=PAD_MODES),

@@ -1,0 +1,131 @@
+"""Rules several op families share: argument expansion, dims, broadcasting,
+padding order and whole-axis receptive fields.
+
+Families import only ``registry`` and this module, never each other, so a
+shared rule has one home and a family can change without breaking another.
+"""
+from __future__ import annotations
+
+from math import prod
+from typing import Sequence
+
+from ..errors import ArgumentError, ShapeError
+from .registry import GLOBAL, Args, AxisRF, Shape
+
+
+# ------------------------------------------------------------ per-axis arguments
+def expand(value, n: int, what: str = "value") -> tuple:
+    """An int or an n-tuple → an n-tuple (kernel sizes, strides, ...)."""
+    if isinstance(value, tuple):
+        if len(value) != n:
+            raise ArgumentError(f"{what} needs {n} value(s) for a {n}-d input, got {value!r}")
+        return value
+    return (value,) * n
+
+
+def spatial(shape: Shape, op: str, ranks: Sequence[int] = (2, 3, 4)) -> int:
+    """Number of spatial dims of a channels-first shape, checking the rank."""
+    if len(shape) not in ranks:
+        want = " or ".join(f"[{', '.join(['C'] + ['L', 'H W', 'D H W'][r - 2].split())}]" for r in ranks)
+        raise ShapeError(f"{op} needs an input of shape {want}, got {list(shape)}")
+    return len(shape) - 1
+
+
+def compact(values: tuple):
+    """(3, 3) → 3 so generated code reads like hand-written code."""
+    return values[0] if len(set(values)) == 1 else tuple(values)
+
+
+def fpad_order(pads) -> tuple:
+    """(before, after) per axis → F.pad's order: last axis first."""
+    return tuple(p for pair in reversed(pads) for p in pair)
+
+
+# ------------------------------------------------------------ shape checks
+def channels_divisible(shape: Shape, by: int, op: str, arg: str = "groups") -> Shape:
+    """Return ``shape`` if ``by`` divides its channel count, else raise."""
+    if shape[0] % by:
+        raise ShapeError(f"{op}: {arg}={by} must divide the channels ({shape[0]})")
+    return shape
+
+
+def positive(shape: Shape, op: str, detail: str = "") -> Shape:
+    """Raise if any output size is not positive."""
+    if any(d <= 0 for d in shape):
+        raise ShapeError(f"{op} gives a non-positive output size {list(shape)}{detail}")
+    return tuple(shape)
+
+
+def same_shape(a: Args, ins: Sequence[Shape]) -> Shape:
+    """Shape rule of ops that keep their input's shape."""
+    return ins[0]
+
+
+def elementwise_flops(a: Args, ins: Sequence[Shape], out: Shape) -> int:
+    """One FLOP per output element (activations, adds, scaling)."""
+    return prod(out)
+
+
+# ------------------------------------------------------------ dims
+def torch_dim(dim: int) -> int:
+    """netdsl dims exclude the batch; torch's include it."""
+    return dim + 1 if dim >= 0 else dim
+
+
+def dim_index(dim: int, shape, op: str, what: str = "dim") -> int:
+    """A netdsl dim (negative counts from the end) → its index, or a ShapeError."""
+    index = dim if dim >= 0 else len(shape) + dim
+    if not 0 <= index < len(shape):
+        raise ShapeError(f"{op}: {what} {dim} out of range for an input of shape {list(shape)}")
+    return index
+
+
+# ------------------------------------------------------------ broadcasting
+def broadcast_dims(shapes, op: str) -> tuple:
+    """NumPy broadcasting: shapes align at the right; sizes other than 1 must agree."""
+    rank = max(len(s) for s in shapes)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+    out = []
+    for axis, dims in enumerate(zip(*padded)):
+        sizes = {d for d in dims if d != 1}
+        if len(sizes) > 1:
+            listed = ", ".join(str(list(s)) for s in shapes)
+            raise ShapeError(f"{op}: shapes {listed} do not match at dim {axis}")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def broadcast_batched(shapes, op: str) -> Shape:
+    """Broadcasting of per-sample shapes as torch applies it: to [N, *shape].
+
+    N, the batch size, is unknown statically and may be anything but is not 1:
+    it matches only N.  Inputs of one rank align N with N, so their per-sample
+    dims broadcast as usual.  Inputs of different ranks align at the right, so
+    the shorter one's N meets another input's dim d: torch fails unless d is 1
+    or happens to equal N, and then it mixes samples ([N, 1, 5] + [N, 5] gives
+    [N, N, 5]).  So inputs of different ranks are refused.
+    """
+    ranks = {len(s) for s in shapes}
+    if len(ranks) > 1:
+        listed = ", ".join("[" + ", ".join(map(str, ("N", *s))) + "]" for s in shapes)
+        raise ShapeError(f"{op}: inputs of different ranks do not broadcast with the batch dim: "
+                         f"{listed} align at the right, so one input's batch dim N meets another's "
+                         "size", hint="give the inputs the same rank, e.g. reshape((C, 1, 1)) for [C]")
+    return broadcast_dims(shapes, op)
+
+
+# ------------------------------------------------------------ receptive fields
+def whole_axes_rf(shape, axes):
+    """RF of an op whose output mixes entire axes (statistics, softmax) of a [C, ...] input.
+
+    A covered spatial axis is a window as wide as the axis, centred anywhere;
+    when every spatial axis is covered the op sees the whole input.
+    """
+    spatial_axes = range(1, len(shape))
+    covered = [axis in axes for axis in spatial_axes]
+    if not any(covered):
+        return None
+    if all(covered):
+        return GLOBAL
+    return [AxisRF(2 * shape[axis] - 1, 1, shape[axis] - 1) if hit else AxisRF()
+            for axis, hit in zip(spatial_axes, covered)]

@@ -1,0 +1,259 @@
+"""Whatever passes netdsl's static checks builds and runs in torch, and what it
+refuses torch refuses: each class of refusal checked against torch itself.
+
+The refused calls (op_examples.REFUSED) must raise a located netdsl error AND
+fail in torch (tests/torch_oracle.py builds them from the op's own torch rule).
+The accepted side is generated from the registry: every example's per-sample
+shape is torch's at two batch sizes, every initializer on every weighted op is
+accepted exactly when torch accepts it, and pooling, broadcasting and dtype
+rules are compared with torch over grids.
+"""
+import itertools
+import math
+
+import pytest
+import torch
+
+import netdsl
+from netdsl.analysis.shapes import infer_dtype, infer_shape
+from netdsl.errors import ArgumentError, NetdslError, ShapeError
+from netdsl.expr import INITIALIZERS, make_initializer
+from netdsl.ops import Args, all_ops, bind_args, get_op
+from netdsl.ops.initializers import NONLINEARITIES, RULES
+from netdsl.ops.registry import WEIGHT_ARGS, check_value
+from op_examples import EXAMPLES, REFUSED, Example
+from torch_oracle import BATCH_SIZES, RAISED, build, call_parts, loose_args, outcome, sample, torch_refuses
+
+INIT_ARG = WEIGHT_ARGS[0]
+ACCEPTED_CASES = [pytest.param(example, id=f"{op}:{example.call}:{list(example.inputs)}:{example.dtype}")
+                  for op, examples in EXAMPLES.items() for example in examples]
+REFUSED_CASES = [pytest.param(kind, case, id=f"{kind}: {case.example.call} {list(case.example.inputs)} "
+                                             f"{case.example.dtype}")
+                 for kind, cases in REFUSED.items() for case in cases]
+DTYPE_CLASS = "input dtype the op cannot compute on"
+
+
+def _dtypes_propagate() -> bool:
+    """Whether elaboration gives every node a dtype (netdsl/elaborate.py calls infer_dtype)."""
+    net = netdsl.parse("network n {\n input [3] int64\n identity\n}")
+    return all(data.get("dtype") for data in net.nodes())
+
+
+DTYPES_PROPAGATE = _dtypes_propagate()
+NO_DTYPES = "elaborate.py does not yet call analysis.shapes.infer_dtype for each node"
+needs_dtypes = pytest.mark.skipif(not DTYPES_PROPAGATE, reason=NO_DTYPES)
+
+
+# ------------------------------------------------------------ refused calls
+@pytest.mark.parametrize("kind, case", REFUSED_CASES)
+def test_netdsl_refuses_with_a_located_error(kind, case):
+    if kind == DTYPE_CLASS and not DTYPES_PROPAGATE:
+        pytest.skip(NO_DTYPES)
+    with pytest.raises(NetdslError) as info:
+        netdsl.parse(case.example.source(), filename="refused.net")
+    err = info.value
+    assert type(err).__name__ == case.error, err.format()
+    assert case.fragment in err.format()
+    call_line = 2 + len(case.example.inputs)  # after `network example {` and the inputs
+    assert (err.span.file, err.span.line) == ("refused.net", call_line), err.format()
+
+
+@pytest.mark.parametrize("kind, case", REFUSED_CASES)
+def test_torch_refuses_it_too(kind, case):
+    assert torch_refuses(case.example), f"torch runs {case.example.call}: netdsl must accept it"
+
+
+# ------------------------------------------------------------ accepted calls
+@pytest.mark.parametrize("example", ACCEPTED_CASES)
+def test_accepted_examples_mean_the_same_at_every_batch_size(example):
+    """torch's per-sample output shape is netdsl's at batch 2 and 3: nothing
+    broadcasts the batch dim against another dim."""
+    net = netdsl.parse(example.source())
+    assert {outcome(example, batch) for batch in BATCH_SIZES} == {net.output_shapes["out"]}
+
+
+WEIGHTED = [pytest.param(EXAMPLES[spec.name][0], id=spec.name) for spec in all_ops() if spec.has_weights]
+
+
+def _with_argument(call: str, argument: str) -> str:
+    return f"{call[:-1]}, {argument})" if call.endswith(")") else f"{call}({argument})"
+
+
+def _accepts(example: Example) -> bool:
+    try:
+        netdsl.parse(example.source())
+    except ArgumentError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("example", WEIGHTED)
+def test_every_initializer_is_accepted_exactly_when_torch_accepts_it(example):
+    for name, key in itertools.product(sorted(RULES), ("init", "bias_init")):
+        trial = Example(_with_argument(example.call, f"{key}={name}()"), example.inputs, example.dtype)
+        assert _accepts(trial) != torch_refuses(trial), trial.call
+
+
+def test_initializer_rules_cover_exactly_the_initializers_the_language_offers():
+    assert set(RULES) == set(INITIALIZERS)
+    for name, defaults in INITIALIZERS.items():
+        assert set(RULES[name].args) == set(defaults), name
+        check_value("linear", INIT_ARG, make_initializer(name, [], {}))  # the defaults pass
+
+
+@pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
+def test_every_accepted_nonlinearity_is_one_torch_knows(nonlinearity):
+    weight = torch.empty(4, 6)
+    torch.nn.init.kaiming_normal_(weight, nonlinearity=nonlinearity)
+    assert _accepts(Example(f"linear(4, init=kaiming_normal(nonlinearity=\"{nonlinearity}\"))", ((6,),)))
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_initializer_arguments_refuse_what_is_not_a_finite_number(name):
+    for key, check in RULES[name].args.items():
+        for bad in (math.nan, math.inf, True, "x", (1.0, 2.0), make_initializer("normal", [], {})):
+            spec = {**make_initializer(name, [], {}), key: bad}
+            with pytest.raises(ArgumentError, match=f"'{key}' must be"):
+                check_value("linear", INIT_ARG, spec)
+
+
+# ------------------------------------------------------------ arguments: numbers
+NUMERIC = [pytest.param(spec, arg, id=f"{spec.name}.{arg.name}")
+           for spec in all_ops() for arg in spec.args if arg.type in ("float", "number", "floats")]
+INTEGRAL = [pytest.param(spec, arg, id=f"{spec.name}.{arg.name}")
+            for spec in all_ops() for arg in spec.args if arg.type in ("int", "ints", "shape", "padding")]
+
+
+@pytest.mark.parametrize("spec, arg", NUMERIC)
+def test_non_finite_numbers_are_refused(spec, arg):
+    bads = [math.nan, math.inf, -math.inf, 10 ** 400, 1e39, -3.5e38]
+    bads += [(1.0, math.nan), (2.0, 1e300)] if arg.type == "floats" else []
+    for bad in bads:
+        with pytest.raises(ArgumentError, match="finite"):
+            check_value(spec.name, arg, bad)
+
+
+@pytest.mark.parametrize("spec, arg", INTEGRAL + NUMERIC)
+def test_bools_never_pass_as_numbers(spec, arg):
+    for bad in (True, (True, 2), (2, False)):
+        with pytest.raises(ArgumentError):
+            check_value(spec.name, arg, bad)
+
+
+# ------------------------------------------------------------ pooling against torch
+def _pool_cases(kind: str):
+    """Sizes, kernels, strides and dilations small enough to reach every edge; paddings
+    up to one past half the kernel (torch's limit)."""
+    dilations = (1, 2) if kind == "max" else (1,)
+    grid = itertools.product(range(1, 6), range(1, 5), range(1, 4), dilations, (False, True))
+    for size, k, s, d, ceil in grid:
+        for p in range(k // 2 + 2):
+            yield size, k, s, p, d, ceil
+
+
+def _torch_pool_size(kind, axes, size, k, s, p, d, ceil):
+    """torch's output size along the first spatial axis (the others: size 3, kernel 1), or RAISED."""
+    cls = getattr(torch.nn, f"{kind.capitalize()}Pool{axes}d")
+    rest = axes - 1
+    kwargs = dict(kernel_size=(k, *[1] * rest), stride=(s, *[1] * rest), padding=(p, *[0] * rest),
+                  ceil_mode=ceil)
+    if kind == "max":
+        kwargs["dilation"] = (d, *[1] * rest)
+    try:
+        return cls(**kwargs)(torch.zeros(1, 2, size, *[3] * rest)).shape[2]
+    except RuntimeError:
+        return RAISED
+
+
+@pytest.mark.parametrize("kind, axes", itertools.product(("max", "avg"), (1, 2, 3)))
+def test_pooled_sizes_match_torch_over_a_grid(kind, axes):
+    op, rest = f"{kind}pool", axes - 1
+    for size, k, s, p, d, ceil in _pool_cases(kind):
+        keywords = dict(kernel=(k, *[1] * rest), stride=(s, *[1] * rest), padding=(p, *[0] * rest),
+                        ceil_mode=ceil, **({"dilation": (d, *[1] * rest)} if kind == "max" else {}))
+        try:
+            ours = infer_shape(op, bind_args(get_op(op), [], keywords), [(2, size, *[3] * rest)])[1]
+        except NetdslError:
+            ours = RAISED
+        assert ours == _torch_pool_size(kind, axes, size, k, s, p, d, ceil), (size, k, s, p, d, ceil)
+
+
+@pytest.mark.parametrize("kind, axes", itertools.product(("max", "avg"), (1, 2, 3)))
+def test_adaptive_pooled_sizes_match_torch(kind, axes):
+    cls = getattr(torch.nn, f"Adaptive{kind.capitalize()}Pool{axes}d")
+    op = f"adaptive_{kind}pool"
+    for size, out in itertools.product(range(1, 6), range(1, 8)):
+        shape = (2, size, *[3] * (axes - 1))
+        ours = infer_shape(op, bind_args(get_op(op), [out], {}), [shape])
+        assert ours == tuple(cls(out)(torch.zeros(1, *shape)).shape[1:])
+
+
+# ------------------------------------------------------------ broadcasting against torch
+SHAPES = [s for rank in (1, 2, 3) for s in itertools.product((1, 2, 4), repeat=rank)]
+
+
+def _torch_sum(a, b):
+    """The per-sample shape of a + b for batch sizes 2 and 3, or None: torch
+    raises, or its answer depends on the batch size."""
+    seen = set()
+    for batch in BATCH_SIZES:
+        try:
+            out = torch.zeros(batch, *a) + torch.zeros(batch, *b)
+            seen.add(tuple(out.shape[1:]) if out.shape[0] == batch else "moved")
+        except RuntimeError:
+            seen.add(RAISED)
+    return seen.pop() if len(seen) == 1 and RAISED not in seen else None
+
+
+def test_add_broadcasts_exactly_as_torch_does_with_the_batch_dim():
+    for a, b in itertools.product(SHAPES, repeat=2):
+        try:
+            ours = infer_shape("add", Args(), [a, b])
+        except ShapeError:
+            ours = None
+        assert ours == _torch_sum(a, b), (a, b)
+
+
+# ------------------------------------------------------------ dtypes against torch
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32")
+
+
+@pytest.mark.parametrize("op", ["add", "mul", "concat", "matmul"])
+def test_merge_dtypes_follow_torch(op):
+    from netdsl import runtime
+    fn = getattr(runtime, op)
+    for first, second in itertools.product(DTYPES, repeat=2):
+        try:
+            ours = infer_dtype(op, bind_args(get_op(op), [], {}), [first, second])
+        except ShapeError:
+            ours = None
+        x, y = (torch.ones(2, 3, 3, dtype=getattr(torch, d)) for d in (first, second))
+        try:
+            theirs = str(fn(x, y).dtype).removeprefix("torch.")
+        except RuntimeError:
+            theirs = None
+        assert ours == theirs, (first, second)
+
+
+@pytest.mark.parametrize("example", ACCEPTED_CASES)
+def test_every_dtype_netdsl_accepts_runs_in_torch(example):
+    name, positional, keywords = call_parts(example.call)
+    spec = get_op(name)
+    args = loose_args(spec, positional, keywords)
+    for dtype in ("float32", "int64", "int32"):
+        try:
+            ours = infer_dtype(spec.name, args, [dtype] * len(example.inputs))
+        except ShapeError:
+            continue
+        fn = build(spec, args, example.inputs)
+        out = fn(*(sample(shape, dtype, 2) for shape in example.inputs))
+        assert str(out.dtype).removeprefix("torch.") == ours, dtype
+
+
+@needs_dtypes
+def test_dtypes_flow_through_a_chain_and_the_model_agrees():
+    net = netdsl.parse("network n {\n input ids: [6] int64\n reshape((2, 3))\n embedding(10, 4)\n"
+                       " linear(3)\n}")
+    assert [data["dtype"] for data in net.nodes()] == ["int64", "int64", "float32", "float32"]
+    out = net.to_torch()(torch.randint(0, 10, (2, 6)))
+    assert out.dtype == torch.float32 and tuple(out.shape) == (2, *net.output_shapes["out"])
