@@ -1,0 +1,1 @@
+"""The core of ``bench/fuzz.py``: generation, mutation, checking, workers, shrinking, reports."""
