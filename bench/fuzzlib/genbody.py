@@ -64,6 +64,7 @@ class BodyGen:
         self.edge_rate = edge_rate    # probability that a call uses a boundary value
         self.off = False              # the program is deliberately invalid
         self.suspect = False          # an op's shape rule crashed while generating
+        self.edgy = False             # a boundary value was kept: limits may still refuse it
         self.ops_left = rng.randint(6, 40)
         self.counter = 0
         self.single_ops = [s for s in all_ops() if s.arity == 1]
@@ -189,6 +190,7 @@ class BodyGen:
         keywords = [(a.name, e) for a, e in zip(spec.args, call.pos)] + call.kw
         call.pos = []
         call.kw = [(k, e) for k, e in keywords if k != arg.name] + [(arg.name, value)]
+        self.edgy = True
         try:
             call.simulate(ctx.state, cur)
         except Invalid:

@@ -207,5 +207,5 @@ def generate(seed: str) -> Program:
         stmts = add_mistake(gen, stmts, rng)
         gen.off = True
     text = render_program(gen, params, stmts, rng)
-    valid = not gen.off and not gen.suspect
+    valid = not gen.off and not gen.suspect and not gen.edgy
     return Program(text, valid, gen.suspect, gen.predicted if valid else None)
