@@ -1,7 +1,7 @@
 """Where the generator is: the simulation state plus what the text may use there."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from .exprs import E, binary, in_attr, lit, name
