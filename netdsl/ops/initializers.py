@@ -144,7 +144,9 @@ def check_init_ranks(op: str, args: dict, weights: dict) -> None:
 
 
 def describe(value: Any) -> str:
-    """A value as netdsl source writes it, for messages."""
+    """A value as netdsl source writes it, for messages and docs/ops.md."""
+    if value is None:
+        return "none"
     if isinstance(value, dict) and "init" in value:
         return f"the initializer {value['init']}()"
     if isinstance(value, bool):

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+from .initializers import describe
 from .registry import COMMON_ARGS, REQUIRED, WEIGHT_ARGS, Arg, OpSpec, all_ops
 
 #: Categories in reading order; any other category follows, alphabetically.
@@ -104,7 +105,7 @@ def _either(values) -> str:
 def _arg_row(arg: Arg) -> str:
     notes = []
     if arg.choices:
-        notes.append("one of " + ", ".join(f"`{_value(c)}`" for c in arg.choices))
+        notes.append("one of " + ", ".join(f"`{describe(c)}`" for c in arg.choices))
     if arg.minimum is not None:
         notes.append(f"≥ {_number(arg.minimum)}")
     if arg.above is not None:
@@ -113,21 +114,8 @@ def _arg_row(arg: Arg) -> str:
         notes.append(f"≤ {_number(arg.maximum)}")
     if arg.doc:
         notes.append(arg.doc.replace("|", "\\|"))
-    default = "*required*" if arg.default is REQUIRED else f"`{_value(arg.default)}`"
+    default = "*required*" if arg.default is REQUIRED else f"`{describe(arg.default)}`"
     return f"| `{arg.name}` | {arg.type} | {default} | {'; '.join(notes)} |"
-
-
-def _value(value) -> str:
-    """A value as netdsl source writes it."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, tuple):
-        return "(" + ", ".join(_value(v) for v in value) + ")"
-    return _number(value)
 
 
 def _number(value) -> str:
