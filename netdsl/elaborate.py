@@ -15,16 +15,15 @@ from typing import Any, Optional
 
 from . import ast, limits
 from .analysis.shapes import infer_dtype, infer_shape
-from .errors import ArgumentError, Frame, NetdslError, ShapeError, UnknownName, suggest
+from .errors import ArgumentError, Frame, NetdslError, ShapeError, Span, UnknownName, suggest
 from .expr import Evaluator, ShapeView
 from .ir import Graph
 from .ops.registry import OpSpec, bind_args, get_op, op_names
 from .program import Program
 from .scopes import Scope, ScopeInfo, check_label
 from .typecheck import bind_block_args
-from .workload import Workload
+from .workload import MAX_DEPTH, MAX_LEVELS, Workload
 
-MAX_DEPTH = 100  # block calls nested (a recursive block ends here)
 DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32")
 
 
@@ -58,6 +57,8 @@ class _Elaborator:
         self.input_shapes = input_shapes
         self.graph = Graph()
         self.depth = 0
+        self.levels = 0
+        self.output_spans: dict[str, Span] = {}  # where each output was declared
         self.budget = limits.Budget()
         self.workload = Workload(program)  # lower bounds: refuse hopeless expansions at once
 
@@ -81,13 +82,24 @@ class _Elaborator:
                              "(add e.g. `input [3, 224, 224]`)", definition.span)
         last = definition.body[-1] if definition.body else None
         if not isinstance(last, ast.Output):
+            if "out" in self.output_spans:
+                raise ArgumentError("an output named 'out' clashes with the network's main output "
+                                    "(the end of the chain, which is named 'out')", self.output_spans["out"],
+                                    hint="rename this output, or make it the network's last statement")
             g.graph["outputs"].insert(0, {"name": "out", "node": cur, "weight": 1.0})
 
     # ------------------------------------------------------------- statements
     def body(self, stmts: list[ast.Stmt], ctx: Ctx, cur: Optional[int]) -> Optional[int]:
-        for stmt in stmts:
-            cur = self.statement(stmt, ctx, cur)
-        return cur
+        if self.levels >= MAX_LEVELS and stmts:
+            raise ArgumentError(f"blocks, repeats, ifs and groups nest more than {MAX_LEVELS} deep "
+                                "as they expand (a recursive block?)", stmts[0].span)
+        self.levels += 1
+        try:
+            for stmt in stmts:
+                cur = self.statement(stmt, ctx, cur)
+            return cur
+        finally:
+            self.levels -= 1
 
     def statement(self, stmt: ast.Stmt, ctx: Ctx, cur: Optional[int]) -> Optional[int]:
         try:
@@ -130,6 +142,11 @@ class _Elaborator:
             raise ArgumentError("output takes only weight=<loss weight>", stmt.span)
         node = self.stmt_Chain(stmt.chain, ctx, cur) if stmt.chain else cur
         self._require_value(node, stmt)
+        if stmt.name in self.output_spans:
+            raise ArgumentError(f"output '{stmt.name}' is declared twice (first at "
+                                f"{self.output_spans[stmt.name]})", stmt.span,
+                                hint="each output needs its own name (an output inside a repeat is declared once per pass)")
+        self.output_spans[stmt.name] = stmt.span
         ctx.values[stmt.name] = node
         weight = float(kwargs.get("weight", 1.0))
         self.graph.graph["outputs"].append({"name": stmt.name, "node": node, "weight": weight})

@@ -8,6 +8,7 @@ did-you-mean hint, all as structured fields so tests can assert them.
 from __future__ import annotations
 
 import difflib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
@@ -35,21 +36,31 @@ class Frame:
 
 
 class SourceRegistry:
-    """Remembers the text of every file parsed so errors can quote it."""
+    """Remembers the text of recently parsed files so errors can quote them.
 
-    _texts: dict[str, str] = {}
+    Lines are split at ``\n`` only, as the lexer counts them (the parser turns
+    ``\r\n`` and a lone ``\r`` into ``\n`` first).  The most recent files are
+    kept, up to ``KEEP_CHARS`` characters, so a long session does not hold
+    every text it ever parsed."""
+
+    KEEP_CHARS = 64 << 20
+    _texts: "OrderedDict[str, str]" = OrderedDict()
 
     @classmethod
     def add(cls, name: str, text: str) -> None:
+        cls._texts.pop(name, None)
         cls._texts[name] = text
+        kept = sum(map(len, cls._texts.values()))
+        while kept > cls.KEEP_CHARS and len(cls._texts) > 1:
+            kept -= len(cls._texts.popitem(last=False)[1])
 
     @classmethod
     def line(cls, name: str, line: int) -> Optional[str]:
         text = cls._texts.get(name)
-        if text is None:
+        if text is None or line < 1:
             return None
-        lines = text.splitlines()
-        return lines[line - 1] if 0 < line <= len(lines) else None
+        lines = text.split("\n", line)
+        return lines[line - 1] if line <= len(lines) else None
 
 
 def suggest(name: str, candidates: Iterable[str]) -> Optional[str]:
@@ -87,12 +98,25 @@ class NetdslError(Exception):
         where = f"{self.span}: " if self.span else ""
         out = [f"{where}{self.kind}: {self.message}"]
         out += _snippet(self.span)
-        for frame in reversed(self.trace):
-            at = f" at {frame.span}" if frame.span else ""
-            out.append(f"  in block '{frame.block}' called{at}")
+        out += _trace_lines(self.trace)
         if self.hint:
             out.append(f"  hint: {self.hint}")
         return "\n".join(out)
+
+
+#: frames shown at each end of a long block trace (a deep recursion)
+TRACE_ENDS = 6
+
+
+def _trace_lines(trace: tuple[Frame, ...]) -> list[str]:
+    lines = []
+    for frame in reversed(trace):
+        at = f" at {frame.span}" if frame.span else ""
+        lines.append(f"  in block '{frame.block}' called{at}")
+    if len(lines) > 2 * TRACE_ENDS + 1:
+        hidden = len(lines) - 2 * TRACE_ENDS
+        lines[TRACE_ENDS:-TRACE_ENDS] = [f"  ... {hidden} more calls ..."]
+    return lines
 
 
 def _snippet(span: Optional[Span]) -> list[str]:

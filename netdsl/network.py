@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -168,7 +169,7 @@ def parse(text: str, filename: str = "<string>", network: Optional[str] = None,
 def _build(read_program, network, params, input_shape, limits: Limits) -> Network:
     shapes = {None: tuple(input_shape)} if input_shape else {}
     try:
-        with _no_cycle_collection():
+        with _no_cycle_collection(), _stack_headroom():
             program = read_program()
             graph = elaborate(program, network, params, shapes)
         graph.graph["overridden"] = bool(params or input_shape)
@@ -178,6 +179,22 @@ def _build(read_program, network, params, input_shape, limits: Limits) -> Networ
             err.hint = (f"the input shape was overridden with {list(input_shape)} (--input); "
                         "it may be too small for this network")
         raise
+
+
+#: Python frames elaboration may need: MAX_LEVELS nested bodies of about ten
+#: frames each, plus an expression MAX_EXPR deep; the defaults stop at 1,000.
+_FRAMES = 12_000
+
+
+@contextmanager
+def _stack_headroom():
+    """Let the bounded nesting limits, not Python's default stack limit, decide."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, _FRAMES))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
 
 
 @contextmanager

@@ -74,6 +74,7 @@ def _lark(start: str = "start") -> Lark:
 
 def parse(text: str, filename: str = "<string>") -> ast.Module:
     """Parse one file's text into an AST module."""
+    text = normalize_newlines(text)
     if len(text) > limits.current().file_bytes:
         raise limits.exceeded("file_bytes", f"{filename} has {len(text):,} characters",
                               Span(filename, 1, 1), suggested=len(text))
@@ -85,6 +86,13 @@ def parse(text: str, filename: str = "<string>") -> ast.Module:
     except _LimitInLexer as exc:
         raise _in_file(exc.error, filename) from None
     return _transform(_ToAst(filename), tree)
+
+
+def normalize_newlines(text: str) -> str:
+    """Text as the lexer reads it: no byte-order mark, ``\r\n`` and a lone ``\r``
+    (old Mac files) as ``\n``, like Python's universal newlines."""
+    text = text[1:] if text.startswith("\ufeff") else text
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def _transform(transformer: "_ToAst", tree):

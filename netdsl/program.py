@@ -75,8 +75,19 @@ def read_source(path: Path, error: Callable[[str], NetdslError]) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise error(f"{path} is not UTF-8 text (byte {exc.start}, line {line})") from None
+        raise _not_utf8(path, data, exc.start, error) from None
+
+
+def _not_utf8(path: Path, data: bytes, start: int, error: Callable[[str], NetdslError]) -> NetdslError:
+    """The error for a byte that is not UTF-8, located at its line and column
+    (an import keeps its own location: the import statement)."""
+    line_start = data.rfind(b"\n", 0, start) + 1
+    line = data.count(b"\n", 0, start) + 1
+    column = len(data[line_start:start].decode("utf-8", errors="replace")) + 1
+    err = error(f"{path} is not UTF-8 text (byte {start}, line {line})")
+    if err.span is None:
+        err.span = Span(str(path), line, column)
+    return err
 
 
 def import_roots(main_folder: Path) -> list[Path]:

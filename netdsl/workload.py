@@ -20,6 +20,8 @@ from .program import Program
 from .typecheck import bind_block_args
 
 _UNKNOWN = object()
+MAX_DEPTH = 100  # block calls nested (a recursive block ends here)
+MAX_LEVELS = 800  # bodies nested while expanding: blocks, repeats, ifs, groups together
 
 
 class Workload:
@@ -27,9 +29,17 @@ class Workload:
         self.program = program
         self.memo: dict[tuple, int] = {}
         self.active: set[tuple] = set()
+        self.depth = 0  # calls being bounded; deeper ones count 0 (still a lower bound)
+        self.levels = 0  # bodies being bounded; the same
 
     def body(self, stmts: list[ast.Stmt], env: dict) -> int:
-        return sum(self._stmt(s, env) for s in stmts)
+        if self.levels >= MAX_LEVELS:
+            return 0  # the elaborator refuses this depth when it gets there
+        self.levels += 1
+        try:
+            return sum(self._stmt(s, env) for s in stmts)
+        finally:
+            self.levels -= 1
 
     def repeat(self, count: int, body: list[ast.Stmt], env: dict, var: Optional[str]) -> int:
         """``repeat count as var { body }``: one unit a pass plus the body's bound."""
@@ -39,12 +49,16 @@ class Workload:
     def block(self, block: ast.BlockDef, env: dict) -> int:
         """A call of ``block`` whose parameters are bound to ``env``."""
         key = (block.name, repr(sorted(env.items(), key=lambda kv: kv[0])))
-        if key in self.active:  # recursion: what it adds is counted when it happens
-            return 0
+        if key in self.active or self.depth >= MAX_DEPTH:
+            return 0  # recursion: what it adds is counted when it happens
         if key not in self.memo:
             self.active.add(key)
-            self.memo[key] = self.body(block.body, env)
-            self.active.discard(key)
+            self.depth += 1
+            try:
+                self.memo[key] = self.body(block.body, env)
+            finally:
+                self.active.discard(key)
+                self.depth -= 1
         return self.memo[key]
 
     # ------------------------------------------------------------ statements

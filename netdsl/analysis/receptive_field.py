@@ -16,6 +16,10 @@ join by the union of their windows; when their strides or centres differ the
 field is flagged ``misaligned``.  A node that sees its whole input (global
 pooling, linear, LSTM) is ``GLOBAL``; a node without spatial axes (after
 flatten) has no field (``None``).
+
+Values are exact integers, so absurd strides (``stride=2**62`` repeated) would
+grow without bound and make every later step slower; they saturate at
+``CAP`` pixels, beyond any tensor torch can hold, and the field says so.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from typing import Optional, Union
 from ..ops.registry import GLOBAL, NO_FIELD, AxisRF, get_op
 
 Number = Union[int, Fraction]
+CAP = 1 << 64  # pixels: larger than any axis a tensor can have
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class ReceptiveField:
     stride: tuple[Number, ...]
     padding: tuple[Number, ...]
     misaligned: bool = False
+    saturated: bool = False  # some value reached CAP: the true one is at least as large
 
     @cached_property
     def integral(self) -> bool:
@@ -48,8 +54,8 @@ class ReceptiveField:
     @cached_property
     def center(self) -> tuple[Union[Number, float], ...]:
         """Where the centre of output unit 0's window lies, in input pixels (x.5 as a float)."""
-        return tuple((r - 1) / 2 - p if isinstance(r, int) and isinstance(p, int) else Fraction(r - 1, 2) - p
-                     for r, p in zip(self.size, self.padding))
+        return tuple(_half_or_whole(Fraction(r - 1, 2) - p) if isinstance(r, int) and isinstance(p, int)
+                     else Fraction(r - 1, 2) - p for r, p in zip(self.size, self.padding))
 
     @cached_property
     def pixels(self) -> tuple[int, ...]:
@@ -116,7 +122,21 @@ def through(field: ReceptiveField, rule: list[AxisRF]) -> ReceptiveField:
         size.append(r + d * (k - 1) * s)
         stride.append(ls * s)
         padding.append(p + lp * s)
-    return ReceptiveField(tuple(size), tuple(stride), tuple(padding), field.misaligned)
+    return _bounded(size, stride, padding, field.misaligned, field.saturated)
+
+
+def _bounded(size, stride, padding, misaligned: bool, saturated: bool) -> ReceptiveField:
+    """A field whose values are clipped to ±CAP (``saturated`` once any was)."""
+    values = (size, stride, padding)
+    if any(abs(v) > CAP for axis in values for v in axis):
+        values = [[max(-CAP, min(CAP, v)) for v in axis] for axis in values]
+        saturated = True
+    return ReceptiveField(*(tuple(axis) for axis in values), misaligned, saturated)
+
+
+def _half_or_whole(value: Fraction) -> Union[int, float]:
+    """An integral centre as an int, a half-pixel one as a float (x.5)."""
+    return int(value) if value.denominator == 1 else float(value)
 
 
 def join(fields: list[Field]) -> Field:
@@ -132,9 +152,9 @@ def join(fields: list[Field]) -> Field:
     misaligned = (any(f.misaligned for f in fields) or len({f.stride for f in fields}) > 1
                   or len({f.center for f in fields}) > 1)
     exactness = int if all(f.integral for f in fields) else Fraction  # a fractional path stays visible
-    return ReceptiveField(tuple(exactness(e - s + 1) for s, e in zip(start, end)),
-                          tuple(exactness(max(f.stride[a] for f in fields)) for a in axes),
-                          tuple(exactness(-s) for s in start), misaligned)
+    return _bounded([exactness(e - s + 1) for s, e in zip(start, end)],
+                    [exactness(max(f.stride[a] for f in fields)) for a in axes],
+                    [exactness(-s) for s in start], misaligned, any(f.saturated for f in fields))
 
 
 def exact(value) -> Number:
@@ -189,7 +209,7 @@ def centre_field(graph, node: int) -> ReceptiveField:
         return None
     size = tuple(hi - lo + 1 for lo, hi in box)
     padding = tuple(u * s - lo for u, s, (lo, _) in zip(unit, field.stride, box))
-    return ReceptiveField(size, field.stride, padding, field.misaligned)
+    return ReceptiveField(size, field.stride, padding, field.misaligned, field.saturated)
 
 
 def _input_box(graph, node: int, box: list, source: int) -> Optional[list[tuple[int, int]]]:

@@ -39,7 +39,8 @@ def field_text(field) -> str:
         return "global"
     sizes = field["size"]
     text = str(sizes[0]) if len(set(sizes)) == 1 else "x".join(map(str, sizes))
-    return text + ("*" if field["misaligned"] else "")
+    at_least = ">=" if field.get("saturated") else ""  # clipped at 2**64 pixels
+    return at_least + text + ("*" if field["misaligned"] else "")
 
 
 def _cells(layer: dict) -> tuple[str, ...]:
@@ -90,6 +91,8 @@ def network_field_text(field) -> str:
     axes = lambda key: " x ".join(str(v) for v in field[key])
     text = (f"{axes('size')} px, stride {axes('stride')}, padding {axes('padding')} "
             f"at {field['node']} ({field['op']})")
+    if field.get("saturated"):
+        text += "; some values clipped at 2**64 (their true values are larger)"
     if field["misaligned"]:
         text += "; paths misaligned (their windows are not centred alike)"
     if field["output_global"]:

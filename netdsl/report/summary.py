@@ -111,7 +111,7 @@ def field_record(field) -> Optional[dict]:
         return {"global": True}
     return {"global": False, "size": list(field.pixels), "stride": _numbers(field.stride),
             "padding": _numbers(field.padding), "center": _numbers(field.center),
-            "misaligned": field.misaligned}
+            "misaligned": field.misaligned, **({"saturated": True} if field.saturated else {})}
 
 
 def network_field(graph, output: int) -> Optional[dict]:
