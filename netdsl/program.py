@@ -94,7 +94,7 @@ def import_roots(main_folder: Path) -> list[Path]:
     """Folders imports may read: the main file's folder tree, netdsl's own
     architectures, and any the limits add (``--allow-import``)."""
     package = Path(__file__).resolve().parent
-    zoo = [package / "architectures", package.parent / "architectures"]
+    zoo = [package / "architectures"]
     extra = [Path(p).resolve() for p in limits.current().import_roots]
     return [main_folder.resolve(), *(z for z in zoo if z.is_dir()), *extra]
 
