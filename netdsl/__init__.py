@@ -1,14 +1,16 @@
 """netdsl: a text language for neural-network architectures and its compiler.
 
     >>> import netdsl
-    >>> net = netdsl.load("architectures/resnet18.net")
+    >>> net = netdsl.load("resnet18")          # a zoo name, or a path to a .net file
     >>> net.params
     11689512
     >>> model = net.to_torch()
+    >>> model = netdsl.create("resnet50", num_classes=10, weights="torchvision")
 """
 from .errors import NetdslError
 from .limits import Limits
 from .network import Network, load, parse
+from .zoo import create, names as zoo_names
 
 __version__ = "0.1.0"
-__all__ = ["Network", "NetdslError", "Limits", "load", "parse", "__version__"]
+__all__ = ["Network", "NetdslError", "Limits", "load", "parse", "create", "zoo_names", "__version__"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import ast, limits
+from . import ast, limits, zoo
 from .errors import ImportFailure, NetdslError, Span, UnknownName, UsageError, suggest
 from .parser import parse
 
@@ -45,9 +45,24 @@ def _listing(names) -> str:
 
 
 def load_program(path: str | Path) -> Program:
-    path = Path(path)
+    path = _local_or_zoo(Path(path))
     text = read_source(path, lambda message: UsageError(message))
     return _Loader(path.resolve().parent).load_main(text, str(path))
+
+
+def _local_or_zoo(path: Path) -> Path:
+    """``path`` itself if it exists; else the zoo's file for a bare name (``resnet50``)."""
+    if path.exists():
+        return path
+    found = zoo.find(str(path))
+    if found is not None:
+        return found
+    if zoo.is_name(str(path)):
+        guess = suggest(str(path), zoo.names())
+        raise UsageError(f"no such file or zoo network: {path}",
+                         hint=f"did you mean '{guess}'? (netdsl list shows the zoo)" if guess
+                         else "netdsl list shows the zoo's networks")
+    return path
 
 
 def parse_program(text: str, filename: str = "<string>") -> Program:
@@ -130,6 +145,8 @@ class _Loader:
         if not imp.path.endswith(".net"):
             raise ImportFailure(f"cannot import \"{imp.path}\": imports name .net files", imp.span)
         target = (directory / imp.path).resolve()
+        if not target.exists() and not Path(imp.path).is_absolute():
+            target = zoo.library(imp.path) or target  # the zoo's block libraries, from anywhere
         if not any(target.is_relative_to(root) for root in self.roots):
             raise ImportFailure(f"cannot import \"{imp.path}\": it lies outside the folders imports "
                                 "may read", imp.span,

@@ -23,8 +23,17 @@ def build_module(network, device: Any = None) -> nn.Module:
     network.analyze()
     check_build(network, device)
     root = lower(network.ir)
-    module = _build_scope(root)
+    module = _named(_build_scope(root), network.name)
     module.output_names = [o["name"] for o in network.outputs]
+    return module
+
+
+def _named(module: nn.Module, name: str) -> nn.Module:
+    """The root module as an instance of a class named after the network, so
+    ``print(model)`` and tracebacks read ``resnet18(...)``, not ``GraphScope``.
+    The class adds nothing: a subclass of what was built, with that name."""
+    base = type(module)
+    module.__class__ = type(name, (base,), {"__module__": base.__module__, "__doc__": base.__doc__})
     return module
 
 
