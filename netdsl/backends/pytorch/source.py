@@ -19,7 +19,7 @@ from ...ir import Graph
 from .lowering import Leaf, ScopePlan, Step, lower
 from .safe import checked_dotted, checked_name, fresh_name, is_attribute_name, prose, py_literal
 from .source_classes import ClassDef, SourcePlan, plan_classes
-from .source_format import (INDENT, assign, docstring, indent, signature_line, wrap_call,
+from .source_format import (INDENT, MAX_LINE, assign, docstring, indent, signature_line, wrap_call,
                             with_comment, wrap_prose)
 from .source_names import ShapeNamer, value_names
 
@@ -168,11 +168,13 @@ class _Writer:
     def _init_lines(self, cls: ClassDef, shapes: ShapeNamer) -> list[str]:
         params = "".join(f", {p.name}{_annotation(p.values)}" for p in cls.params)
         body = ["super().__init__()"]
-        for name, child in cls.first.children.items():
-            body += self._member_lines(cls, shapes, name, child)
+        for position, (name, child) in enumerate(cls.first.children.items()):
+            body += self._member_lines(cls, shapes, position, name, child)
         return signature_line(f"def __init__(self{params}) -> None:") + indent(body, 1)
 
-    def _member_lines(self, cls: ClassDef, shapes: ShapeNamer, name: str, child) -> list[str]:
+    def _member_lines(self, cls: ClassDef, shapes: ShapeNamer, position: int, name: str,
+                      child) -> list[str]:
+        """The member's construction; ``position``: its index among the class's children."""
         expr = self._expr(cls, shapes, (name,), child)
         comment = shapes.of_child((name,)) if cls.sequential and not cls.is_root else None
         if _is_attribute(name):
@@ -180,7 +182,6 @@ class _Writer:
             ref = f"self.{name}"
         else:
             lines = wrap_call(f"self.add_module({py_literal(name)}, ", expr, ")", comment)
-            position = list(cls.first.children).index(name)
             ref = f"self[{position}]" if cls.sequential and name == str(position) \
                 else f"getattr(self, {py_literal(name)})"
         if isinstance(child, Leaf):
@@ -191,7 +192,7 @@ class _Writer:
         """The constructor expression of one member, as lines."""
         if isinstance(child, Leaf):
             target = self._name_of(child.call.target)
-            exprs = {k: e for (p, k), e in cls.slot_exprs.items() if p == path}
+            exprs = cls.member_exprs.get(path, {})
             text = f"{target}({call_arguments(child.call.target, child.call.kwargs, exprs)})"
             return [text + ("" if child.trainable else ".requires_grad_(False)")]
         if child.empty:
@@ -241,7 +242,7 @@ class _Writer:
         for index, step in enumerate(plan.steps):
             lhs = ", ".join(names[o] for o in step.outs)
             comment = ", ".join(shapes.of_step(index, k) for k in range(len(step.outs)))
-            body += assign(f"{lhs} = ", [self._call_text(step, names)], comment)
+            body += assign(f"{lhs} = ", self._call_lines(step, names, lhs), comment)
         body.append("return " + ", ".join(names[o] for o in plan.outputs))
         return signature_line(f"def forward(self{args}) -> {returns}:") + indent(body, 1)
 
@@ -255,6 +256,18 @@ class _Writer:
             names.append(fresh_name(spec["name"] if is_attribute_name(spec["name"]) else "x",
                                     self.module_names | set(names)))
         return names
+
+    def _call_lines(self, step: Step, names: dict[int, str], lhs: str) -> list[str]:
+        """The right-hand side of ``lhs = ...``: one line, or black-style lines for a
+        sum or product too long for one (``explode`` splits only calls and lists)."""
+        if step.target not in _INLINE_MERGES:
+            return [self._call_text(step, names)]
+        args = [names[i] for i in step.inputs]
+        text = _INLINE_MERGES[step.target].join(args)
+        if len(f"{INDENT * 2}{lhs} = {text}") <= MAX_LINE:
+            return [text]
+        operator = _INLINE_MERGES[step.target].strip()
+        return ["(", INDENT + args[0], *(f"{INDENT}{operator} {a}" for a in args[1:]), ")"]
 
     def _call_text(self, step: Step, names: dict[int, str]) -> str:
         args = [names[i] for i in step.inputs]

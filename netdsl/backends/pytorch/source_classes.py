@@ -9,8 +9,10 @@ parameters, named after the block's own arguments where the values line up
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Optional, Union
 
 from ...ir import Graph
@@ -37,6 +39,8 @@ class ClassDef:
     instances: list[ScopePlan]
     params: list[Param] = field(default_factory=list)
     slot_exprs: dict[SlotKey, str] = field(default_factory=dict)
+    #: ``slot_exprs`` by member: member path → {argument name: expression}
+    member_exprs: dict[tuple[str, ...], dict[str, str]] = field(default_factory=dict)
 
     @property
     def first(self) -> ScopePlan:
@@ -46,8 +50,9 @@ class ClassDef:
     def is_root(self) -> bool:
         return not self.first.path
 
-    @property
+    @cached_property
     def sequential(self) -> bool:
+        """Cached: ``ScopePlan.sequential`` walks every step on each call."""
         return self.first.sequential
 
 
@@ -90,10 +95,11 @@ def plan_classes(root: ScopePlan, graph: Graph) -> SourcePlan:
     imported = imported_names(root)
     classes = _name_classes(groups, imported)
     plan = SourcePlan(classes, {}, {}, imported)
+    reserved = plan.module_names
     for cls in classes:
         for instance in cls.instances:
             plan.class_of[id(instance)] = cls
-        _infer_params(cls, plan, graph)
+        _infer_params(cls, plan, graph, reserved)
     return plan
 
 
@@ -165,6 +171,7 @@ def _name_classes(groups: dict[tuple, list[ScopePlan]], imported: frozenset[str]
     """Variants of one base name get a suffix: their one extra child, else ``_2``..."""
     classes: list[ClassDef] = []
     taken: dict[str, ScopePlan] = {}
+    next_suffix: dict[str, int] = {}  # base → the first ``_N`` not yet known to be taken
     for signature, instances in groups.items():
         base = fresh_name(signature[0], imported)  # never ``None``, ``Exception``, an import
         name = base
@@ -172,9 +179,10 @@ def _name_classes(groups: dict[tuple, list[ScopePlan]], imported: frozenset[str]
             extra = [n for n in instances[0].children
                      if n not in taken[base].children and not n.isdigit()]
             name = base + camel_case(extra[0]) if len(extra) == 1 else base
-            count = 2
+            count = next_suffix.get(base, 2)
             while name in taken:
                 name, count = f"{base}_{count}", count + 1
+            next_suffix[base] = count
         taken.setdefault(base, instances[0])
         taken[name] = instances[0]
         classes.append(ClassDef(name, instances))
@@ -197,24 +205,28 @@ def _slots(plan: ScopePlan, source: SourcePlan, path: tuple = ()) -> dict[SlotKe
     return slots
 
 
-def _infer_params(cls: ClassDef, source: SourcePlan, graph: Graph) -> None:
+def _infer_params(cls: ClassDef, source: SourcePlan, graph: Graph, reserved: frozenset[str]) -> None:
     """Values that differ between instances become parameters, named where possible."""
     per_instance = [_slots(p, source) for p in cls.instances]
-    reserved = source.module_names
     candidates = _candidates(cls.instances, graph, reserved)
+    known = Candidates(candidates)
     generic: list[tuple[str, list]] = []
+    taken = set(reserved) | {n for n, _ in candidates}
     used: set[str] = set()
     for key in per_instance[0]:
         values = [slots[key] for slots in per_instance]
         if same_values(values):
             continue
-        found = express(values, candidates + generic)
+        found = known.express(values)
         if found is None:
-            name = _generic_name(key, reserved | {n for n, _ in candidates + generic})
+            name = _generic_name(key, taken)
             generic.append((name, values))
+            known.add(name, values)
+            taken.add(name)
             found = (name, name)
         used.add(found[0])
         cls.slot_exprs[key] = found[1]
+        cls.member_exprs.setdefault(key[0], {})[key[1]] = found[1]
     ordered = sorted(candidates, key=lambda c: c[0] not in ("in_channels", "in_features"))
     cls.params = [Param(n, v) for n, v in ordered + generic if n in used]
     for index, instance in enumerate(cls.instances):
@@ -248,12 +260,18 @@ def _generic_name(key: SlotKey, taken: set[str]) -> str:
     path, arg = key
     for name in (arg, "_".join(path + (arg,))):
         name = name if not name[0].isdigit() else "m" + name
-        if fresh_name(name, taken) == name:
+        if is_unused(name, taken):
             return name
     count = 2
-    while fresh_name(f"{arg}_{count}", taken) != f"{arg}_{count}":
+    while not is_unused(f"{arg}_{count}", taken):
         count += 1
     return f"{arg}_{count}"
+
+
+def is_unused(name: str, taken: set[str] | frozenset[str]) -> bool:
+    """``fresh_name(name, taken) == name`` without copying ``taken`` (which
+    ``fresh_name`` does on every call: quadratic when called per member)."""
+    return name not in taken and fresh_name(name) == name
 
 
 def same_values(values: list) -> bool:
@@ -263,23 +281,58 @@ def same_values(values: list) -> bool:
 
 def express(values: list, candidates: list[tuple[str, list]]) -> Optional[tuple[str, str]]:
     """(name, expression) of a candidate that yields ``values``: ``c``, ``c * 4``, ``c // 2``."""
-    for name, known in candidates:
-        if [repr(v) for v in values] == [repr(k) for k in known]:
+    return Candidates(candidates).express(values)
+
+
+class Candidates:
+    """Named value lists (one value per instance), indexed so that finding the
+    one that yields given values costs about the same however many there are:
+    an exact match by the values' reprs, a multiple or divisor among those
+    proportional to them (same values divided by their gcd).  The first
+    candidate in order wins, as a plain scan would find it."""
+
+    def __init__(self, candidates: list[tuple[str, list]] = ()):
+        self._exact: dict[tuple, str] = {}
+        self._proportional: dict[tuple, list[tuple[str, list]]] = {}
+        for name, values in candidates:
+            self.add(name, values)
+
+    def add(self, name: str, values: list) -> None:
+        self._exact.setdefault(tuple(map(repr, values)), name)
+        if all(_positive_int(v) for v in values):
+            self._proportional.setdefault(_reduced(values), []).append((name, values))
+
+    def express(self, values: list) -> Optional[tuple[str, str]]:
+        name = self._exact.get(tuple(map(repr, values)))
+        if name is not None:
             return name, name
-    if not all(_positive_int(v) for v in values):
+        if not all(_positive_int(v) for v in values):
+            return None
+        for name, known in self._proportional.get(_reduced(values), []):
+            found = _scaled(name, known, values)
+            if found is not None:
+                return found
         return None
-    for name, known in candidates:
-        if not all(_positive_int(k) for k in known):
-            continue
-        if values[0] % known[0] == 0 and values[0] > known[0]:
-            factor = values[0] // known[0]
-            if all(v == k * factor for v, k in zip(values, known)):
-                return name, f"{name} * {factor}"
-        if known[0] % values[0] == 0 and known[0] > values[0]:
-            factor = known[0] // values[0]
-            if all(k % factor == 0 and v == k // factor for v, k in zip(values, known)):
-                return name, f"{name} // {factor}"
+
+
+def _scaled(name: str, known: list, values: list) -> Optional[tuple[str, str]]:
+    """``name * k`` or ``name // k`` when that gives ``values`` exactly."""
+    if values[0] % known[0] == 0 and values[0] > known[0]:
+        factor = values[0] // known[0]
+        if all(v == k * factor for v, k in zip(values, known)):
+            return name, f"{name} * {factor}"
+    if known[0] % values[0] == 0 and known[0] > values[0]:
+        factor = known[0] // values[0]
+        if all(k % factor == 0 and v == k // factor for v, k in zip(values, known)):
+            return name, f"{name} // {factor}"
     return None
+
+
+def _reduced(values: list) -> tuple:
+    """Positive integers divided by their gcd: equal for any two lists one of
+    which is a whole multiple of the other."""
+    divisor = math.gcd(*values)
+    return tuple(v // divisor for v in values)
 
 
 def _positive_int(value: Any) -> bool:
