@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from .analysis.inplace import check_inplace
 from .analysis.params import count_params
 from .elaborate import elaborate
 from .errors import ShapeError
@@ -172,6 +173,7 @@ def _build(read_program, network, params, input_shape, limits: Limits) -> Networ
         with _no_cycle_collection(), _stack_headroom():
             program = read_program()
             graph = elaborate(program, network, params, shapes)
+            check_inplace(graph)
         graph.graph["overridden"] = bool(params or input_shape)
         return Network(graph, program, limits)
     except ShapeError as err:

@@ -29,17 +29,22 @@ def concat(*xs: torch.Tensor, dim: int = 1) -> torch.Tensor:
 
 
 class _AsymmetricPadding:
-    """Pads (before, after) per axis explicitly, then convolves without padding.
+    """Convolves with (before, after) padding per axis (``padding`` in F.pad order).
 
-    Subclasses the torch conv so weights keep their usual names and shapes.
+    The conv pads min(before, after) on both sides itself, without copying;
+    only the excess on one side is padded explicitly (one element for "same"),
+    so a wide dilated "same" padding never materializes.  Subclasses the torch
+    conv so weights keep their usual names and shapes.
     """
 
     def __init__(self, *args, padding=(), **kwargs):
-        super().__init__(*args, padding=0, **kwargs)
+        pairs = list(zip(padding[::2], padding[1::2]))[::-1]  # (before, after), first axis first
+        super().__init__(*args, padding=tuple(min(pair) for pair in pairs), **kwargs)
         self.asymmetric_padding = tuple(padding)
+        self.excess = tuple(p - min(pair) for pair in zip(padding[::2], padding[1::2]) for p in pair)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(F.pad(x, self.asymmetric_padding))
+        return super().forward(F.pad(x, self.excess))
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", asymmetric_padding={self.asymmetric_padding}"
@@ -129,10 +134,21 @@ class Chunk(nn.Module):
         self.chunks, self.index, self.dim = chunks, index, dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.chunk(self.chunks, self.dim)[self.index]
+        # narrow, not x.chunk(...)[index]: one view, which in-place ops may overwrite
+        # (a view from a multi-output split may not be modified in place).
+        size = x.shape[self.dim] // self.chunks
+        return x.narrow(self.dim, self.index * size, size)
 
     def extra_repr(self) -> str:
         return f"chunks={self.chunks}, index={self.index}, dim={self.dim}"
+
+
+class LocalResponseNorm(nn.LocalResponseNorm):
+    """torch's LRN on a contiguous copy when needed: its kernel views the input
+    with ``.view``, which fails on a transposed or permuted tensor."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.contiguous())
 
 
 class Scale(nn.Module):

@@ -23,15 +23,23 @@ class Example:
     inputs: tuple = ((3, 9, 9),)
     dtype: str = "float32"
     id: str = field(default="", compare=False)
+    prelude: str = ""  # a chain run before the call, on its own line
 
     def source(self) -> str:
         """A complete network applying the example to its inputs."""
         lines = [f"input x{i}: {list(shape)} {self.dtype}" for i, shape in enumerate(self.inputs)]
+        lines += [self.prelude] if self.prelude else []
         return "network example {\n  " + "\n  ".join(lines) + f"\n  {self.call}\n}}\n"
 
 
-def ex(call: str, *inputs, dtype: str = "float32") -> Example:
-    return Example(call, tuple(tuple(s) for s in inputs) or ((3, 9, 9),), dtype, id=call)
+def ex(call: str, *inputs, dtype: str = "float32", prelude: str = "") -> Example:
+    return Example(call, tuple(tuple(s) for s in inputs) or ((3, 9, 9),), dtype, id=call, prelude=prelude)
+
+
+def inplace(call: str, *inputs) -> Example:
+    """An in-place call on a fresh tensor: netdsl refuses overwriting the network
+    input (analysis/inplace.py), so scale(1) makes one first."""
+    return ex(call, *inputs, prelude="scale(1)")
 
 
 def merge(op: str, *inputs) -> Example:
@@ -106,21 +114,21 @@ EXAMPLES: dict[str, list[Example]] = {
     "lrn": [ex("lrn(5, alpha=0.0001, beta=0.75, k=2.0)", (8, 5, 5)), ex("lrn(2)", (4, 6)),
             ex("lrn(3, k=2)", (4, 2, 3, 3))],
     # ------------------------------------------------------------ activations
-    "relu": [ex("relu"), ex("relu(inplace=true)", (7,))],
-    "relu6": [ex("relu6"), ex("relu6(inplace=true)", (6,))],
+    "relu": [ex("relu"), inplace("relu(inplace=true)", (7,))],
+    "relu6": [ex("relu6"), inplace("relu6(inplace=true)", (6,))],
     "sigmoid": [ex("sigmoid")],
     "tanh": [ex("tanh")],
-    "leaky_relu": [ex("leaky_relu"), ex("leaky_relu(0.2, inplace=true)", (7,))],
+    "leaky_relu": [ex("leaky_relu"), inplace("leaky_relu(0.2, inplace=true)", (7,))],
     "prelu": [ex("prelu"), ex("prelu(per_channel=true)"), ex("prelu(per_channel=true, slope=0.1)", (4, 6)),
               ex("prelu(init=trunc_normal(std=0.02, a=0, b=0))", (4,))],
     "elu": [ex("elu"), ex("elu(alpha=0.5)", (4,))],
-    "selu": [ex("selu"), ex("selu(inplace=true)", (5,))],
-    "silu": [ex("silu"), ex("swish(inplace=true)", (5,))],
+    "selu": [ex("selu"), inplace("selu(inplace=true)", (5,))],
+    "silu": [ex("silu"), inplace("swish(inplace=true)", (5,))],
     "gelu": [ex("gelu"), ex("gelu(approximate=\"tanh\")", (6,))],
     "softplus": [ex("softplus"), ex("softplus(beta=2, threshold=10)", (6,))],
-    "hardswish": [ex("hardswish"), ex("hardswish(inplace=true)", (6,))],
-    "hardsigmoid": [ex("hardsigmoid"), ex("hardsigmoid(inplace=true)", (6,))],
-    "mish": [ex("mish"), ex("mish(inplace=true)", (6,))],
+    "hardswish": [ex("hardswish"), inplace("hardswish(inplace=true)", (6,))],
+    "hardsigmoid": [ex("hardsigmoid"), inplace("hardsigmoid(inplace=true)", (6,))],
+    "mish": [ex("mish"), inplace("mish(inplace=true)", (6,))],
     "softmax": [ex("softmax", (10,)), ex("softmax(dim=-1)"), ex("softmax(dim=1)", (3, 4, 5))],
     "log_softmax": [ex("log_softmax", (10,)), ex("log_softmax(dim=-1)", (4, 6)),
                     ex("log_softmax(dim=0)", (3, 4, 5))],
@@ -145,7 +153,9 @@ EXAMPLES: dict[str, list[Example]] = {
                   (5,))],
     "embedding": [tokens("embedding(10, 4)", (6,)), tokens("embedding(12, 3, padding_idx=0)", (5,)),
                   tokens("embedding(8, 5, max_norm=1.0)", (2, 3)),
-                  tokens("embedding(9, 2, scale_grad_by_freq=true, sparse=true)", (4,))],
+                  tokens("embedding(9, 2, scale_grad_by_freq=true)", (4,)),
+                  tokens("embedding(9, 2, sparse=true)", (4,)),
+                  tokens("embedding(9, 2, scale_grad_by_freq=true, sparse=true, trainable=false)", (4,))],
     "lstm": [ex("lstm(5)", (6, 4)), ex("lstm(3, num_layers=2, bidirectional=true, dropout=0.1)", (5, 4)),
              ex("lstm(4, return_sequence=false, bias=false)", (6, 3))],
     "gru": [ex("gru(5)", (6, 4)), ex("gru(3, num_layers=3, bidirectional=true)", (5, 4)),
@@ -183,9 +193,9 @@ EXAMPLES: dict[str, list[Example]] = {
                  ex("interpolate(size=6, mode=\"trilinear\", align_corners=false)", (2, 3, 4, 4)),
                  ex("upsample(scale_factor=(2, 3))", (2, 4, 4))],
     # ------------------------------------------------------------ dropout
-    "dropout": [ex("dropout(0.3)"), ex("dropout(p=0, inplace=true)", (7,))],
+    "dropout": [ex("dropout(0.3)"), inplace("dropout(p=0, inplace=true)", (7,))],
     "dropout1d": [ex("dropout1d(0.2)", (3, 8)), ex("dropout1d(p=1)", (3, 8))],
-    "dropout2d": [ex("dropout2d"), ex("dropout2d(0.1, inplace=true)")],
+    "dropout2d": [ex("dropout2d"), inplace("dropout2d(0.1, inplace=true)")],
     "dropout3d": [ex("dropout3d", (2, 3, 4, 4)), ex("dropout3d(0.25)", (2, 3, 4, 4))],
     "alpha_dropout": [ex("alpha_dropout(0.1)"), ex("alpha_dropout", (10,))],
 }
@@ -252,6 +262,17 @@ REFUSED: dict[str, list[Refused]] = {
         bad_arg("leaky_relu(-3.5e38)", fragment="'negative_slope' must be a finite number"),
         bad_arg("pad(1, value=1e39)", fragment="'value' must be a finite number"),
         bad_arg("prelu(slope=1e300)", fragment="'slope' must be a finite number"),
+    ],
+    "integer beyond what torch's kernels take": [
+        bad_arg("avgpool(4, stride=2 ** 62, padding=1, ceil_mode=true)", (3, 31),
+                fragment="'stride' must be <= 2147483647"),
+        bad_arg("maxpool(3, stride=2 ** 31)", fragment="'stride' must be <= 2147483647"),
+        bad_arg("maxpool(1, dilation=2 ** 31)", (2, 3, 3, 3), fragment="'dilation' must be <= 2147483647"),
+        bad_arg("avgpool(2 ** 31, padding=2 ** 30)", (3, 9), fragment="'kernel' must be <= 2147483647"),
+        misfit("conv1d(4, 2, dilation=9223372036854775806, padding=4611686018427387900)", (3, 9),
+               fragment="past the 9,223,372,036,854,775,807 torch can index"),
+        misfit("conv_transpose(4, 1, stride=2 ** 62, padding=4611686018427387903)", (3, 3),
+               fragment="stride 4611686018427387904 spreads 3 input positions"),
     ],
     "padding wider than the input": [
         misfit("conv1d(2, 3, padding=2, dilation=2, padding_mode=\"circular\")", (5, 1),

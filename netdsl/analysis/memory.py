@@ -16,6 +16,14 @@ FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 VIEW_OPS = frozenset({"identity", "flatten", "reshape", "permute", "transpose", "chunk"})
 #: Ops that return their input unchanged in eval mode.
 EVAL_IDENTITY_CATEGORIES = frozenset({"dropout"})
+#: Ops whose torch module takes inplace= but never runs in place (nn.AlphaDropout).
+INPLACE_IGNORED = frozenset({"alpha_dropout"})
+
+
+def runs_inplace(data: dict) -> bool:
+    """Whether the node's torch module overwrites its input (inplace=true, honoured)."""
+    op = data["op"]
+    return op != "input" and op not in INPLACE_IGNORED and data["args"].get("inplace", False) is True
 
 
 def activation_sizes(graph, dtype: str = "float32") -> None:
@@ -32,7 +40,7 @@ def storages(graph, training: bool) -> dict[int, int]:
     owner: dict[int, int] = {}
     for node, data in graph.nodes(data=True):
         op = data["op"]
-        aliased = op in VIEW_OPS or (op != "input" and data["args"].get("inplace", False))
+        aliased = op in VIEW_OPS or runs_inplace(data)
         if not training and op != "input" and get_op(op).category in EVAL_IDENTITY_CATEGORIES:
             aliased = True
         owner[node] = owner[data["inputs"][0]] if aliased and data["inputs"] else node

@@ -11,7 +11,7 @@ from __future__ import annotations
 from math import prod
 from typing import Callable
 
-from ..ops.conv import conv_geometry
+from ..ops.conv import conv_geometry, explicit_padding
 
 INDEX_BYTES = 8
 STAT_BYTES = 4
@@ -58,13 +58,13 @@ def _weighted(node, data, ins, width) -> Saved:
 
 def _convolution(node, data, ins, width) -> Saved:
     """A conv saves the tensor it convolves: its input, or the padded copy it makes
-    for asymmetric padding and for the reflect, replicate and circular modes (the
-    first two also keep their input)."""
+    (ops.conv.explicit_padding: the excess of asymmetric padding, all of it in the
+    reflect, replicate and circular modes; the first two also keep their input)."""
     if not data["trainable_params"]:
         return Saved()
     mode = data["args"].get("padding_mode", "zeros")
-    pads = conv_geometry(data["args"], ins[0], data["op"])[3]
-    if mode == "zeros" and all(before == after for before, after in pads):
+    pads = explicit_padding(conv_geometry(data["args"], ins[0], data["op"])[3], mode)
+    if not any(before or after for before, after in pads):
         return Saved(data["inputs"][:1])
     padded = ins[0][0] * prod(size + before + after for size, (before, after) in zip(ins[0][1:], pads))
     keeps_input = data["inputs"][:1] if mode in ("reflect", "replicate") else []
@@ -166,6 +166,22 @@ RULES: dict[str, Rule] = {
 
 #: Rules that torch matches exactly on CPU (the rest are documented approximations).
 APPROXIMATE = frozenset({"lrn", "lstm", "gru", "rnn", "sepconv", "instancenorm", "matmul"})
+
+
+#: Ops that keep their output on some device although RULES (measured on CPU) say
+#: otherwise: cuDNN's recurrent kernels keep the output sequence for backward.
+KEEP_OUTPUT_ON_CUDA = frozenset({"lstm", "gru", "rnn"})
+
+
+def keeps_output(node: int, data: dict) -> bool:
+    """Whether autograd keeps ``node``'s own output for its backward, so that
+    overwriting it in place (analysis/inplace.py) would break backward."""
+    if data["op"] in KEEP_OUTPUT_ON_CUDA:
+        return True
+    rule = RULES.get(data["op"], _input)
+    if rule not in (_output, _input_and_output, _activation):  # the rules that may name the output
+        return False
+    return node in rule(node, data, [], 0).values
 
 
 def saved_by(node: int, data: dict, ins: list, width: int, device: str = "cuda") -> Saved:

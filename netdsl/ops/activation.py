@@ -22,7 +22,8 @@ def _simple(name: str, torch_class: str, doc: str, args=(), aliases=()):
         torch=lambda a, ins: TorchCall(torch_class, {k: a[k] for k in names})))
 
 
-_INPLACE = Arg("inplace", "bool", False, doc="overwrite the input (saves memory)")
+_INPLACE = Arg("inplace", "bool", False, doc="overwrite the input (saves memory; refused where the input "
+                                              "is still needed)")
 
 _simple("relu", "torch.nn.ReLU", "max(0, x).", [_INPLACE])
 _simple("relu6", "torch.nn.ReLU6", "min(max(0, x), 6) (MobileNet).", [_INPLACE])

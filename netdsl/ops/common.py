@@ -9,8 +9,15 @@ from __future__ import annotations
 from math import prod
 from typing import Sequence
 
+from .. import limits
 from ..errors import ArgumentError, ShapeError
 from .registry import GLOBAL, Args, AxisRF, Shape
+
+#: Largest value torch's pooling kernels take: they convert kernel, stride,
+#: padding and dilation to C ints ("value cannot be converted to type int").
+INT32_MAX = 2**31 - 1
+#: Largest extent torch computes with: a padded axis beyond it overflows int64.
+INT64_MAX = 2**63 - 1
 
 
 # ------------------------------------------------------------ per-axis arguments
@@ -64,6 +71,25 @@ def same_shape(a: Args, ins: Sequence[Shape]) -> Shape:
 def elementwise_flops(a: Args, ins: Sequence[Shape], out: Shape) -> int:
     """One FLOP per output element (activations, adds, scaling)."""
     return prod(out)
+
+
+def padded_extents(op: str, sizes, pads) -> tuple:
+    """Each axis's size plus its (before, after) padding, refused past int64 (torch's
+    "Calculated padded input size per channel: (-9223372036854775801)")."""
+    padded = tuple(size + before + after for size, (before, after) in zip(sizes, pads))
+    for axis, extent in enumerate(padded):
+        if extent > INT64_MAX:
+            raise ShapeError(f"{op}: padding {[list(p) for p in pads]} makes spatial axis {axis} "
+                             f"{extent:,} long, past the {INT64_MAX:,} torch can index")
+    return padded
+
+
+def materialized(op: str, shape: Shape, what: str) -> None:
+    """Refuse an intermediate tensor torch allocates inside an op (a padded copy)
+    above the tensor_elements limit, as every op output is."""
+    if prod(shape) > limits.current().tensor_elements:
+        raise limits.exceeded("tensor_elements", f"{op} pads its input to a tensor of {prod(shape):,} "
+                              f"elements {list(shape)} ({what})", suggested=prod(shape))
 
 
 # ------------------------------------------------------------ dims

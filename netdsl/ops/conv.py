@@ -11,7 +11,7 @@ from fractions import Fraction
 from math import ceil, prod
 
 from ..errors import ArgumentError, ShapeError
-from .common import compact, expand, fpad_order, positive, spatial
+from .common import INT64_MAX, compact, expand, fpad_order, materialized, padded_extents, positive, spatial
 from .registry import Arg, Args, AxisRF, OpSpec, TorchCall, register
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -67,8 +67,21 @@ def conv_shape(a, ins, op="conv", ranks=(2, 3, 4)):
     k, s, d, pads = conv_geometry(a, shape, op, ranks)
     _check_groups(a, shape[0], op)
     _check_padding_mode(a, shape, pads, op)
+    padded_extents(op, shape[1:], pads)
+    explicit = explicit_padding(pads, a.get("padding_mode", "zeros"))
+    if any(before or after for before, after in explicit):
+        materialized(op, (shape[0], *padded_extents(op, shape[1:], explicit)), "explicit padding")
     out = [_conv_out(shape[i + 1], k[i], s[i], d[i], pads[i]) for i in range(len(k))]
     return positive((a.out_channels, *out), op, f" from input {list(shape)}")
+
+
+def explicit_padding(pads, mode: str) -> list[tuple[int, int]]:
+    """The (before, after) padding a conv copies its input into: all of it in the
+    reflect, replicate and circular modes (torch pads with F.pad); with zeros, only
+    the excess of the wider side (netdsl.runtime's asymmetric convs), none when symmetric."""
+    if mode != "zeros":
+        return list(pads)
+    return [(before - min(before, after), after - min(before, after)) for before, after in pads]
 
 
 def _check_padding_mode(a, shape, pads, op: str) -> None:
@@ -163,6 +176,10 @@ def tconv_shape(a, ins):
     for i in range(len(k)):
         if op[i] >= max(s[i], d[i]):
             raise ArgumentError(f"conv_transpose: output_padding {op[i]} must be smaller than stride or dilation")
+    for size, stride in zip(shape[1:], s):
+        if (size - 1) * stride > INT64_MAX:  # torch's deconvolution fails past int64
+            raise ShapeError(f"conv_transpose: stride {stride} spreads {size} input positions over "
+                             f"{(size - 1) * stride:,}, past the {INT64_MAX:,} torch can index")
     out = [(shape[i + 1] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i in range(len(k))]
     return positive((a.out_channels, *out), "conv_transpose")
 

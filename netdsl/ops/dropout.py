@@ -4,12 +4,13 @@ from __future__ import annotations
 from .registry import Arg, OpSpec, TorchCall, register
 
 _P = Arg("p", "float", 0.5, minimum=0, maximum=1, doc="probability of zeroing an element (or channel)")
-_INPLACE = Arg("inplace", "bool", False)
+_INPLACE = Arg("inplace", "bool", False, doc="overwrite the input (saves memory; refused where the input "
+                                              "is still needed)")
 
 
-def _dropout(name: str, torch_class: str, doc: str, ranks=()) -> None:
+def _dropout(name: str, torch_class: str, doc: str, ranks=(), inplace: Arg = _INPLACE) -> None:
     register(OpSpec(
-        name=name, category="dropout", doc=doc, args=(_P, _INPLACE), shape=lambda a, ins: ins[0],
+        name=name, category="dropout", doc=doc, args=(_P, inplace), shape=lambda a, ins: ins[0],
         input_rank=ranks, torch=lambda a, ins: TorchCall(torch_class, dict(p=a.p, inplace=a.inplace))))
 
 
@@ -18,4 +19,5 @@ _dropout("dropout1d", "torch.nn.Dropout1d", "Drops whole channels of [C, L].", (
 _dropout("dropout2d", "torch.nn.Dropout2d", "Drops whole channels of [C, H, W] (spatial dropout).", (3,))
 _dropout("dropout3d", "torch.nn.Dropout3d", "Drops whole channels of [C, D, H, W].", (4,))
 _dropout("alpha_dropout", "torch.nn.AlphaDropout",
-         "Dropout that keeps the self-normalizing mean and variance (use with selu).")
+         "Dropout that keeps the self-normalizing mean and variance (use with selu).",
+         inplace=Arg("inplace", "bool", False, doc="accepted, but torch's AlphaDropout never runs in place"))

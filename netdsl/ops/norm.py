@@ -9,7 +9,7 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import ShapeError
-from .common import channels_divisible, same_shape, whole_axes_rf
+from .common import INT32_MAX, channels_divisible, materialized, same_shape, whole_axes_rf
 from .registry import GLOBAL, Arg, OpSpec, TorchCall, register
 
 # torch's batch norm refuses eps = 0 in training; the others divide by zero on constant input
@@ -143,13 +143,22 @@ register(OpSpec(
 
 
 # ------------------------------------------------------------ local response norm
+def _lrn_shape(a, ins):
+    """torch pads the squares with size - 1 channels before averaging them."""
+    (shape,) = ins
+    materialized("lrn", (shape[0] + a.size - 1, *shape[1:]),
+                 f"the squares padded by size - 1 = {a.size - 1} channels")
+    return shape
+
+
 register(OpSpec(
     name="lrn", category="norm", aliases=("local_response_norm",),
     doc="Local response normalization across `size` neighbouring channels (AlexNet: size=5, k=2): "
         "x / (k + alpha/size · Σ x²)^beta. FLOPs: size + 3 per element.",
-    args=(Arg("size", "int", minimum=1, doc="number of neighbouring channels"),
+    args=(Arg("size", "int", minimum=1, maximum=INT32_MAX,
+              doc="number of neighbouring channels (torch averages them with an int-sized pooling kernel)"),
           Arg("alpha", "float", 1e-4, minimum=0), Arg("beta", "float", 0.75, minimum=0),
           Arg("k", "float", 1.0, minimum=0)),
-    shape=same_shape, flops=lambda a, ins, out: prod(out) * (a.size + 3), input_rank=(2, 3, 4),
-    torch=lambda a, ins: TorchCall("torch.nn.LocalResponseNorm", dict(
+    shape=_lrn_shape, flops=lambda a, ins, out: prod(out) * (a.size + 3), input_rank=(2, 3, 4),
+    torch=lambda a, ins: TorchCall("netdsl.runtime.LocalResponseNorm", dict(
         size=a.size, alpha=a.alpha, beta=a.beta, k=a.k))))

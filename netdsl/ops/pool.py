@@ -4,7 +4,7 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import ArgumentError, ShapeError
-from .common import compact, expand, positive, spatial
+from .common import INT32_MAX, compact, expand, positive, spatial
 from .registry import GLOBAL, Arg, AxisRF, OpSpec, TorchCall, register
 
 
@@ -78,21 +78,24 @@ def _avg_torch(a, ins):
         ceil_mode=a.ceil_mode, count_include_pad=a.count_include_pad))
 
 
-_POOL_ARGS = (Arg("kernel", "ints", minimum=1), Arg("stride", "ints", None, minimum=1),
-              Arg("padding", "ints", 0, minimum=0))
+_POOL_ARGS = (Arg("kernel", "ints", minimum=1, maximum=INT32_MAX),
+              Arg("stride", "ints", None, minimum=1, maximum=INT32_MAX),
+              Arg("padding", "ints", 0, minimum=0, maximum=INT32_MAX))
 
 register(OpSpec(
     name="maxpool", category="pool", aliases=("max_pool",),
     doc="Max pooling; stride defaults to the kernel size; overlapping when stride < kernel. "
+        "Integer arguments are at most 2³¹ − 1 (torch's pooling kernels take C ints). "
         "FLOPs: 1 per window element per output.",
-    args=_POOL_ARGS + (Arg("dilation", "ints", 1, minimum=1), Arg("ceil_mode", "bool", False)),
+    args=_POOL_ARGS + (Arg("dilation", "ints", 1, minimum=1, maximum=INT32_MAX), Arg("ceil_mode", "bool", False)),
     shape=lambda a, ins: pool_shape(a, ins, "maxpool"), torch=_max_torch,
     rf=pool_rf, flops=pool_flops, input_rank=(2, 3, 4)))
 
 register(OpSpec(
     name="avgpool", category="pool", aliases=("avg_pool",),
     doc="Average pooling; stride defaults to the kernel size. 3-d pooling needs an input at least "
-        "as large as the kernel on every axis (torch's rule). FLOPs: 1 per window element per output.",
+        "as large as the kernel on every axis (torch's rule). Integer arguments are at most 2³¹ − 1 "
+        "(torch's pooling kernels take C ints). FLOPs: 1 per window element per output.",
     args=_POOL_ARGS + (Arg("ceil_mode", "bool", False), Arg("count_include_pad", "bool", True)),
     shape=_avg_shape, torch=_avg_torch,
     rf=pool_rf, flops=pool_flops, input_rank=(2, 3, 4)))
