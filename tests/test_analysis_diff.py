@@ -47,3 +47,14 @@ def test_depth_compares_block_by_block(capsys, tmp_path):
     assert names[:2] == ["c3", "4"] and all(row["status"] == "changed" for row in data["rows"])
     c3 = data["rows"][0]
     assert (c3["a"]["output_shape"], c3["b"]["output_shape"]) == ([16, 10, 10], [32, 10, 10])
+
+
+def test_totals_use_the_units_of_summarize(capsys):
+    out = diff(capsys, ARCH / "resnet18.net", ARCH / "resnet34.net")
+    assert "[11.69 M -> 21.80 M]" in out and "[1.81 G -> 3.66 G]" in out  # counts: powers of 1000
+    assert "[22.6 MiB -> 34.6 MiB]" in out  # bytes: powers of 1024, as summarize's memory lines
+
+
+def test_depth_all_compares_every_layer(capsys):
+    data = json.loads(diff(capsys, ARCH / "vgg16.net", ARCH / "vgg19.net", "--depth", "all", "--format", "json"))
+    assert any(row["name"] == "features.34" and row["status"] == "added" for row in data["rows"])

@@ -254,3 +254,26 @@ def test_network_render_api(lenet, tmp_path):
 def test_network_displays_itself_as_svg_in_jupyter(lenet):
     svg = lenet._repr_svg_()
     assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
+
+
+def test_long_chains_wrap_into_columns_whose_first_nodes_line_up():
+    ir = netdsl.load(ARCH / "densenet121.net").analyze().ir
+    dot = to_dot(ir, DiagramOptions())
+    breaks = [line for line in dot.splitlines() if "constraint=false" in line and "dashed" not in line]
+    assert len(breaks) == 1  # one tensor crosses into the second column
+    assert dot.count("{rank=same; \"n0\" -> ") == 1
+    single = to_dot(ir, DiagramOptions(columns=1))
+    assert "rank=same; \"n0\"" not in single and not [line for line in single.splitlines()
+                                                       if "constraint=false" in line and "dashed" not in line]
+    three = to_dot(ir, DiagramOptions(columns=3))
+    assert len(re.search(r'\{rank=same; ("n0"[^\[]*)\[style=invis\]', three).group(1).split("->")) == 3
+    assert "rank=same; \"n0\"" not in to_dot(ir, DiagramOptions(rankdir="LR"))  # LR: only when asked
+    with pytest.raises(UsageError):
+        DiagramOptions(columns=0)
+
+
+def test_cluster_titles_are_nodes_beside_the_first_node(tiny):
+    dot = to_dot(tiny.analyze().ir, DiagramOptions(depth=9))
+    titles = re.findall(r'"title:([\w.]+)" \[shape=plain', dot)
+    assert titles and all(f'{{rank=same; "title:{t}" -> ' in dot for t in titles)
+    assert "subgraph" in dot and not re.search(r"label=<[^>]*>; style=\"rounded,filled\"", dot)

@@ -130,3 +130,45 @@ def test_input_override_changes_shapes_and_field_stays(capsys):
 def test_every_architecture_summarizes(path, capsys):
     data = summary(capsys, str(path), "--depth", "2")
     assert data["totals"]["params"] > 0 and data["layers"]
+
+
+def test_deep_networks_fold_to_a_readable_depth_with_a_hint(capsys):
+    resnet50 = str(ARCH / "resnet50.net")
+    status, out, err = run(capsys, resnet50)
+    lines = out.splitlines()
+    assert status == 0 and lines[0].endswith("depth 2") and len(lines) < 60 + 12
+    assert "(folded to depth 2; --depth all for every layer)" in err
+    _, every, err = run(capsys, resnet50, "--depth", "all")
+    assert len(every.splitlines()) > 170 and "folded" not in err and "depth" not in every.splitlines()[0]
+    assert run(capsys, LENET)[2] == ""  # small networks: every layer, no hint
+
+
+def test_json_and_csv_keep_every_layer_unless_asked(capsys):
+    resnet50 = str(ARCH / "resnet50.net")
+    data = summary(capsys, resnet50)
+    assert data["depth"] is None and len(data["layers"]) == 176
+    assert summary(capsys, resnet50, "--depth", "1")["depth"] == 1
+    _, text, err = run(capsys, resnet50, "--format", "csv")
+    assert len(text.splitlines()) == 177 and err == ""
+    _, md, _ = run(capsys, resnet50, "--format", "md")
+    assert md.splitlines()[0].endswith("depth 2")
+
+
+def test_markdown_footer_is_a_table(capsys):
+    _, md, _ = run(capsys, LENET, "--format", "md")
+    assert "| Total | Value | Detail |\n|---|---:|---|\n| Params | 61,706 | 61.71 K; trainable 61,706" in md
+    assert "| MACs | 416,520 | 416.52 K |" in md
+    assert "| Receptive field | 32 x 32 px | stride 4 x 4, padding 0 x 0 at 7 (tanh)" in md
+    assert "| Training step | 1022.7 KiB | adam estimate:" in md
+    assert "- " not in md
+
+
+def test_every_option_has_help_and_the_command_examples(capsys):
+    from netdsl.cli import build_parser
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name in ("summarize", "render", "diff"):
+        sub = commands[name]
+        assert "examples:" in sub.epilog and f"netdsl {name} " in sub.epilog
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"

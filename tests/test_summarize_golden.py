@@ -19,7 +19,7 @@ UPDATE = os.environ.get("NETDSL_UPDATE_GOLDEN") == "1"
 #: golden file → command-line arguments after the .net file
 CASES = {
     "lenet5.txt": ("lenet5", []),
-    "resnet18.txt": ("resnet18", []),
+    "resnet18.txt": ("resnet18", ["--depth", "all"]),  # 70 rows: folds to depth 2 by default
     "resnet18_depth2.txt": ("resnet18", ["--depth", "2"]),
     "vgg16.txt": ("vgg16", []),
     "vgg16_depth1_batch32_float16.md": ("vgg16", ["--depth", "1", "--batch", "32", "--dtype", "float16",

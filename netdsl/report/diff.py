@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from difflib import SequenceMatcher
 
-from .render import field_text, shape_text, si
+from .render import field_text, shape_text
+from .units import human
 
 TOTALS = ("params", "trainable_params", "buffers", "macs", "flops", "activation_bytes")
 ROW_FIELDS = ("output_shape", "params", "macs", "receptive_field")
@@ -99,7 +100,7 @@ def _totals_lines(diff: dict) -> list[str]:
     lines = []
     for key, (x, y) in diff["totals"].items():
         change = "unchanged" if x == y else f"{y - x:+,}" + (f" ({(y - x) / x:+.1%})" if x else "")
-        lines.append(f"{key:<17}{x:>18,} -> {y:>18,}  {change}   [{si(x)} -> {si(y)}]")
+        lines.append(f"{key:<17}{x:>18,} -> {y:>18,}  {change}   [{human(key, x)} -> {human(key, y)}]")
     rf_a, rf_b = diff["receptive_field"]
     lines.append(f"{'receptive_field':<17}{_sizes(rf_a):>18} -> {_sizes(rf_b):>18}"
                  + ("  unchanged" if rf_a == rf_b else ""))

@@ -1,11 +1,15 @@
-"""Summaries as text: an aligned terminal table, Markdown, or CSV.
+"""Summaries as text: an aligned terminal table, Markdown, CSV, or LaTeX
+(``latex.py``).
 
 Each renderer takes the dict of ``summary.build_summary`` and returns a string.
+Counts are in K/M/G (powers of 1000), bytes in KiB/MiB/GiB (``units.py``).
 """
 from __future__ import annotations
 
 import csv
 import io
+
+from .units import binary, si  # noqa: F401  (si: also the units of list and diff)
 
 COLUMNS = ("Layer", "Op", "Output shape", "Params", "MACs", "RF")
 NUMERIC = {"Params", "MACs"}
@@ -13,22 +17,6 @@ NUMERIC = {"Params", "MACs"}
 
 def shape_text(shape: list) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
-def si(n: float) -> str:
-    """1_814_073_344 → '1.81 G' (powers of 1000, for MACs and FLOPs)."""
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return str(n)
-
-
-def binary(n: float) -> str:
-    """Bytes in KiB/MiB/GiB."""
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(n) >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
 
 
 def field_text(field) -> str:
@@ -114,12 +102,40 @@ def memory_lines(summary: dict) -> list[str]:
 
 
 def markdown(summary: dict) -> str:
-    """A GitHub-flavoured Markdown table and the totals as a list."""
+    """A GitHub-flavoured Markdown table of the rows, then one of the totals."""
     head = "| " + " | ".join(COLUMNS) + " |"
     align = "|" + "|".join("---:" if c in NUMERIC else "---" for c in COLUMNS) + "|"
     body = ["| " + " | ".join(_md_escape(c) for c in _cells(layer)) + " |" for layer in summary["layers"]]
-    totals = [f"- {line}" for line in footer(summary)]
-    return "\n".join([f"### {_title(summary)}", "", head, align, *body, "", *totals])
+    totals = ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in totals_rows(summary)]
+    return "\n".join([f"### {_title(summary)}", "", head, align, *body, "",
+                      "| Total | Value | Detail |", "|---|---:|---|", *totals])
+
+
+def totals_rows(summary: dict) -> list[tuple[str, str, str]]:
+    """The footer as (what, value, detail) rows: for the Markdown and LaTeX tables."""
+    t, m = summary["totals"], summary["memory"]
+    train, field = m["training"], summary["receptive_field"]
+    return [
+        ("Params", f"{t['params']:,}", f"{si(t['params'])}; trainable {t['trainable_params']:,}, "
+                                       f"frozen {t['frozen_params']:,}; buffers {t['buffers']:,}"),
+        ("MACs", f"{t['macs']:,}", si(t["macs"])),
+        ("FLOPs", f"{t['flops']:,}", f"{si(t['flops'])}; 2 x MACs + elementwise"),
+        ("Receptive field", _rf_value(field),
+         network_field_text(field).partition(" px, ")[2] if field else "the input has no spatial axes"),
+        ("Weights", binary(m["param_bytes"] + m["buffer_bytes"]), f"params + buffers, {summary['dtype']}"),
+        ("Activations", binary(m["activation_bytes"]),
+         f"forward peak {binary(m['forward_peak_bytes'])}; batch {summary['batch']}"),
+        ("Training step", binary(train["total"]), _training_detail(train)),
+    ]
+
+
+def _rf_value(field) -> str:
+    return "none" if field is None else " x ".join(str(v) for v in field["size"]) + " px"
+
+
+def _training_detail(train: dict) -> str:
+    return (f"{train['optimizer']} estimate: weights {binary(train['params'] + train['buffers'])} + "
+            f"optimizer {binary(train['optimizer_state'])} + backward peak {binary(train['backward_peak'])}")
 
 
 def _md_escape(cell: str) -> str:
@@ -145,4 +161,9 @@ def csv_text(summary: dict) -> str:
     return out.getvalue()
 
 
-RENDERERS = {"table": table, "md": markdown, "csv": csv_text}
+def _latex(summary: dict) -> str:
+    from .latex import latex_table
+    return latex_table(summary)
+
+
+RENDERERS = {"table": table, "md": markdown, "csv": csv_text, "latex": _latex}

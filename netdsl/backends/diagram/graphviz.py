@@ -18,6 +18,7 @@ from ...errors import BackendError, UsageError
 from .metrics import (HEAT_COLOURS, drawn_metric, heat_bounds, heat_level,
                               parse_highlight, require_metric, total)
 from .model import Diagram, DiagramOptions, DrawnNode, build_diagram, category
+from .wrap import plan_wrap
 from .style import (BOX_COLOUR, CATEGORY_COLOURS, CLUSTER_FILLS, FOLDED_CLUSTER_FILL,
                             MERGE_SYMBOLS, OTHER, box_label, cluster_label, fmt_count, fmt_shape,
                             input_label, merge_symbol, op_label)
@@ -43,7 +44,11 @@ def to_dot(graph: Graph, options: DiagramOptions = DiagramOptions()) -> str:
     lines = [f"digraph {_quote(name)} {{", f"  graph [rankdir={options.rankdir}];", GRAPH_DEFAULTS.rstrip("\n"),
              f"  label=<{painter.title()}>;"]
     lines += painter.cluster_body((), "  ")
-    lines += [f"  {_quote(e.src)} -> {_quote(e.dst)} [{painter.edge_attrs(e)}];" for e in diagram.edges]
+    plan = plan_wrap(diagram, {d.key: painter.label(d) for d in diagram.nodes}, options.columns)
+    lines += [f"  {_quote(e.src)} -> {_quote(e.dst)} [{painter.edge_attrs(e)}"
+              f"{', constraint=false' if (e.src, e.dst) in plan.breaks else ''}];" for e in diagram.edges]
+    if len(plan.heads) > 1:  # the columns side by side, in order
+        lines.append(f"  {{rank=same; {' -> '.join(map(_quote, plan.heads))} [style=invis];}}")
     lines += painter.outputs()
     if options.legend:
         lines.append(f"  legend [shape=plain, style=\"\", label=<{painter.legend()}>];")
@@ -80,6 +85,7 @@ class _Painter:
             if len(sub) == len(path) + 1 and sub[:len(path)] == path:
                 lines.append(f"{indent}subgraph {_quote('cluster_' + '.'.join(sub))} {{")
                 lines.append(f"{indent}  {self.cluster_attrs(sub, run)}")
+                lines += self.cluster_title(sub, run, indent + "  ")
                 lines += self.cluster_body(sub, indent + "  ")
                 lines.append(f"{indent}}}")
         return lines
@@ -87,8 +93,16 @@ class _Painter:
     def cluster_attrs(self, path: tuple, run) -> str:
         fill = FOLDED_CLUSTER_FILL if run else CLUSTER_FILLS[min(len(path), len(CLUSTER_FILLS)) - 1]
         pen = f'color="{LOOP_COLOUR}"; penwidth=1.4' if run else 'color="#AAB7B8"; penwidth=0.8'
+        return f'label=""; style="rounded,filled"; fillcolor="{fill}"; {pen};'
+
+    def cluster_title(self, path: tuple, run, indent: str) -> list[str]:
+        """The title as a text node beside the cluster's first node (before it in the
+        flow's cross direction), so that edges entering the cluster never cross it."""
+        key = _quote("title:" + ".".join(path))
+        first = next(d.key for d in self.d.nodes if d.cluster[:len(path)] == path)
         label = cluster_label(self.d, path, run, self.d.options.macs)
-        return f'label=<{label}>; style="rounded,filled"; fillcolor="{fill}"; {pen};'
+        return [f'{indent}{key} [shape=plain, style="", margin=0, label=<{label}>];',
+                f"{indent}{{rank=same; {key} -> {_quote(first)} [style=invis, minlen=0];}}"]
 
     def node_attrs(self, d: DrawnNode) -> str:
         attrs = getattr(self, f"_{d.kind}_attrs")(d)
@@ -98,6 +112,16 @@ class _Painter:
             level = heat_level(drawn_metric(self.graph, d, self.d.options.heat), *self.heat_range)
             attrs += f', fillcolor="{HEAT_COLOURS[level]}"'
         return attrs
+
+    def label(self, d: DrawnNode) -> str:
+        """The words of a drawn node (HTML-like), for size estimates."""
+        if d.kind == "op":
+            return op_label(self.graph, d.nodes, self.d.options.macs, d.title)
+        if d.kind == "box":
+            return box_label(self.d, d, self.d.options.macs)
+        if d.kind == "input":
+            return input_label(self.graph, d.nodes[0])
+        return "O"
 
     def _op_attrs(self, d: DrawnNode) -> str:
         label = op_label(self.graph, d.nodes, self.d.options.macs, d.title)

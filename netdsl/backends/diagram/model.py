@@ -38,12 +38,15 @@ class DiagramOptions:
     fold: bool = True
     max_nodes: int = 64  # auto depth: the deepest level drawing at most this many nodes
     legend: bool = True
+    columns: Optional[int] = None  # wrap into this many columns (rows when LR); None: about square; 1: never
 
     def __post_init__(self):
         if self.rankdir not in RANKDIRS:
             raise UsageError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {self.rankdir!r}")
         if self.depth is not None and self.depth < 0:
             raise UsageError(f"depth must be 0 or more, got {self.depth}")
+        if self.columns is not None and self.columns < 1:
+            raise UsageError(f"columns must be 1 or more, got {self.columns}")
 
 
 @dataclass
