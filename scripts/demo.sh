@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install netdsl, summarize VGG-16, compile
-# ResNet-18 to readable PyTorch, draw it, and train LeNet-5 for a few seconds
-# on synthetic data.  Everything it writes goes under out/ (git-ignored).
+# ResNet-18 to readable PyTorch, draw it, train LeNet-5 on real handwritten
+# digits and score it.  Everything it writes goes under out/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +25,12 @@ else
     echo "== skipping the diagram: this netdsl has no render command yet"
 fi
 
-echo "== netdsl train architectures/lenet5.net --config examples/train_lenet5.yaml"
-netdsl train architectures/lenet5.net --config examples/train_lenet5.yaml --out out/train_lenet5
+# Real handwritten digits (scikit-learn's, no download): a progress bar per epoch in a
+# terminal, then the test accuracy; checkpoints, metrics.csv and curves.png in out/lenet5_digits.
+echo "== netdsl train architectures/lenet5.net --data digits --epochs 10 --optimizer adam"
+netdsl train architectures/lenet5.net --data digits --epochs 10 --optimizer adam --out out/lenet5_digits
 
-echo "== done: out/resnet18.py, out/resnet18.svg, out/train_lenet5/{checkpoint.pt,metrics.json}"
+echo "== netdsl eval architectures/lenet5.net --checkpoint out/lenet5_digits/best.pt"
+netdsl eval architectures/lenet5.net --checkpoint out/lenet5_digits/best.pt
+
+echo "== done: out/resnet18.py, out/resnet18.svg, out/lenet5_digits/{best.pt,last.pt,metrics.csv,curves.png,confusion.png}"

@@ -1,4 +1,4 @@
-"""``netdsl train``: train a network on synthetic, fake or folder data."""
+"""``netdsl train``: train a classifier; checkpoints, metrics and curves every epoch; resume."""
 from __future__ import annotations
 
 from ..cli import add_network_arguments, command, load_network
@@ -7,10 +7,14 @@ from ..cli import add_network_arguments, command, load_network
 SHORTCUTS = {"epochs": "epochs", "lr": "optimizer.lr", "optimizer": "optimizer.name",
              "batch_size": "data.batch_size", "data": "data.kind", "data_root": "data.root",
              "device": "device", "out": "out", "init_from": "transfer.init_from",
-             "schedule": "schedule.name", "seed": "seed", "threads": "threads"}
+             "schedule": "schedule.name", "seed": "seed", "threads": "threads",
+             "workers": "data.workers"}
+#: --augment NAME → the settings it stands for
+AUGMENTATIONS = {"crop": "data.crop_padding=4", "flip": "data.flip=true",
+                 "resized-crop": "data.resized_crop=0.08"}
 
 
-@command("train", "train a network (classification) and save a checkpoint and metrics")
+@command("train", "train a network (classification): checkpoints, metrics, curves, test accuracy")
 class Train:
     @staticmethod
     def add_arguments(p):
@@ -21,10 +25,8 @@ class Train:
         p.add_argument("--epochs", type=int)
         p.add_argument("--lr", type=float)
         p.add_argument("--optimizer", help="sgd adagrad rmsprop adadelta adam nadam adamw")
-        p.add_argument("--schedule", help="none step multistep exponential cosine plateau")
-        p.add_argument("--batch-size", type=int)
-        p.add_argument("--data", help="synthetic (default), fake or folder")
-        p.add_argument("--data-root", help="folder of class sub-folders (with --data folder)")
+        p.add_argument("--schedule", help="none step multistep exponential cosine onecycle plateau")
+        _data_arguments(p)
         p.add_argument("--init-from", help="a .pth state_dict or checkpoint, or torchvision:NAME")
         p.add_argument("--freeze", action="append", default=[], metavar="PREFIX",
                        help="freeze the parameters under a module path (repeatable)")
@@ -33,24 +35,84 @@ class Train:
         p.add_argument("--channels-last", action="store_true")
         p.add_argument("--seed", type=int)
         p.add_argument("--threads", type=int, help="CPU threads for torch")
-        p.add_argument("--out", "-o", help="folder for checkpoint.pt and metrics.json")
+        p.add_argument("--out", "-o", help="folder for last.pt, best.pt, metrics.csv, curves.png "
+                                           "(default out/train)")
+        p.add_argument("--resume", nargs="?", const="", metavar="DIR",
+                       help="continue the run in DIR (default: --out) from its last.pt; its "
+                            "settings apply unless flags change them")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     @staticmethod
     def run(args) -> int:
-        from ..training import load_config, train
-        config = load_config(args.config, args.override + _flag_overrides(args))
+        from ..training import train
+        from ..training.progress import terminal_bar
+        config = training_config(args)
         net = load_network(args)
-        metrics = train(net, config, log=lambda line: print(line, flush=True))
-        final = metrics["final"]
-        print(f"final val accuracy {final['val_accuracy']:.1%} (chance {metrics['chance_accuracy']:.1%}); "
-              f"saved {config.out}/checkpoint.pt and {config.out}/metrics.json")
+        bars = None if args.no_progress or not config.progress else terminal_bar()
+        summary = train(net, config, log=lambda line: print(line, flush=True), progress=bars)
+        print(result_lines(summary, config.out), flush=True)
         return 0
+
+
+def _data_arguments(p) -> None:
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--data", help="synthetic (default), fake, digits, mnist, fashion-mnist, "
+                                  "cifar10, cifar100 or folder")
+    p.add_argument("--data-root", metavar="DIR",
+                   help="folder of class sub-folders (--data folder), or where torchvision's "
+                        "datasets are (default ./data)")
+    p.add_argument("--download", action="store_true",
+                   help="let torchvision download --data mnist/fashion-mnist/cifar10/cifar100")
+    p.add_argument("--augment", action="append", default=[], choices=sorted(AUGMENTATIONS),
+                   help="training augmentation (repeatable): crop (pad 4, random crop), flip, "
+                        "resized-crop (RandomResizedCrop)")
+    p.add_argument("--workers", type=int, help="data-loading processes (default 0)")
+
+
+def training_config(args):
+    """The settings: --config and flags; with --resume, the checkpoint's and flags."""
+    from ..training import load_config
+    overrides = args.override + _flag_overrides(args)
+    config = load_config(args.config, overrides)
+    if args.resume is None:
+        return config
+    from ..training.checkpoint import load_checkpoint, settings_of
+    from ..training.config import TrainConfig, apply_override, from_dict
+    folder = args.resume or config.out
+    if args.config is None:
+        raw = settings_of(load_checkpoint(folder))
+        raw["out"] = args.out or str(folder if not folder.endswith(".pt") else _parent(folder))
+        for item in overrides:
+            apply_override(raw, item)
+        config = from_dict(TrainConfig, raw, "").validate()
+    config.resume = folder
+    return config
+
+
+def _parent(path: str) -> str:
+    from pathlib import Path
+    return str(Path(path).parent)
+
+
+def result_lines(summary: dict, out: str) -> str:
+    final, test = summary["final"], summary["test"]
+    if final is None:
+        return f"nothing trained; see {out}"
+    text = (f"final val accuracy {final['val_accuracy']:.1%} (chance "
+            f"{summary['chance_accuracy']:.1%}); best val accuracy "
+            f"{summary['best_val_accuracy']:.1%} at epoch {summary['best_epoch']}")
+    if test:
+        text += (f"\ntest accuracy {test['accuracy']:.1%} (top-5 {test['top5']:.1%}, loss "
+                 f"{test['loss']:.4f}) on {test['images']:,} test images, best.pt weights")
+    return text + (f"\nsaved {out}/last.pt, best.pt, metrics.csv, metrics.json and curves.png")
 
 
 def _flag_overrides(args) -> list[str]:
     items = [f"{key}={getattr(args, flag)}" for flag, key in SHORTCUTS.items()
              if getattr(args, flag) is not None]
     items += ["amp=true"] * args.amp + ["channels_last=true"] * args.channels_last
+    items += ["data.download=true"] * args.download
+    items += [AUGMENTATIONS[name] for name in args.augment]
     if args.freeze:
         items.append(f"transfer.freeze=[{', '.join(args.freeze)}]")
     return items

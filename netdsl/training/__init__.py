@@ -4,6 +4,7 @@
     >>> metrics = train(netdsl.load("architectures/lenet5.net"), load_config("examples/train_lenet5.yaml"))
 """
 from .config import TrainConfig, load_config
-from .loop import Trainer, train
+from .loop import Trainer
+from .session import train
 
 __all__ = ["TrainConfig", "Trainer", "load_config", "train"]

@@ -1,4 +1,4 @@
-"""Datasets without a network connection.
+"""Training data: train/val/test loaders for a network's input, normalised and augmented.
 
 ``synthetic``: every class has its own pattern — a Gaussian blob at a
 class-specific place on a ring plus stripes of a class-specific orientation
@@ -6,21 +6,33 @@ class-specific place on a ring plus stripes of a class-specific orientation
 vector (flat inputs) — under Gaussian noise, so a small network learns it in
 seconds and accuracy shows whether training works.
 ``fake``: torchvision's FakeData (random images, random labels: for
-throughput, not for learning).  ``folder``: torchvision's ImageFolder on a
-local directory, resized to the network's input.
+throughput, not for learning).  Real images — ``digits``, ``mnist``,
+``fashion-mnist``, ``cifar10``, ``cifar100``, ``folder`` — come from
+``datasets.py``.
+
+Shuffling is driven by the training loader's own generator, re-seeded from
+(seed, epoch) before every epoch (``Data.start_epoch``): a resumed run
+shuffles its remaining epochs exactly as the uninterrupted run would.
 """
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Optional
 
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ..errors import UsageError
-from .config import DataConfig, choice_hint
+from .checks import choice_hint
+from .config import DataConfig, TransferConfig
+from .datasets import IMAGE_KINDS, TORCHVISION, Splits, digits, folder, known_class_count, \
+    torchvision_set
+from .images import Normalization, Prepared, augmentation, channel_stats
+from .optional import needs
 
-KINDS = ("synthetic", "fake", "folder")
+KINDS = ("synthetic", "fake", *IMAGE_KINDS)
+NORMALIZE = ("auto", "train", "weights", "none")
 
 
 def class_patterns(shape: tuple[int, ...], classes: int, seed: int = 0) -> torch.Tensor:
@@ -66,55 +78,151 @@ def synthetic_dataset(size: int, shape: tuple[int, ...], classes: int, noise: fl
     return TensorDataset(images, labels)
 
 
-def make_datasets(config: DataConfig, shape: tuple[int, ...], classes: int,
-                  seed: int) -> tuple[Dataset, Dataset]:
-    """(train, validation) datasets for a network input of ``shape`` (batch excluded)."""
-    if config.kind not in KINDS:
-        raise UsageError(f"unknown data kind '{config.kind}'", hint=choice_hint(config.kind, KINDS))
-    if config.kind == "synthetic":
-        return (synthetic_dataset(config.train_size, shape, classes, config.noise, seed),
-                synthetic_dataset(config.val_size, shape, classes, config.noise, seed + 1))
-    if len(shape) != 3:
-        raise UsageError(f"data kind '{config.kind}' needs an image input [C, H, W], got {list(shape)}")
-    if config.kind == "fake":
-        return _fake(config.train_size, shape, classes, 0), _fake(config.val_size, shape, classes, 1)
-    return _folder(config, shape)
+
+
+# ------------------------------------------------------------ splits
+def make_splits(config: DataConfig, shape: tuple[int, ...], classes: int, seed: int) -> Splits:
+    """Train, validation and test datasets (not yet normalised) for an input of ``shape``."""
+    kind = config.kind
+    if kind not in KINDS:
+        raise UsageError(f"unknown data kind '{kind}'", hint=choice_hint(kind, KINDS))
+    names = [str(k) for k in range(classes)]
+    if kind == "synthetic":
+        sets = [synthetic_dataset(size, shape, classes, config.noise, seed + i) for i, size in
+                enumerate((config.train_size, config.val_size, config.test_size))]
+        return Splits(*sets, names)
+    if kind == "fake":
+        if len(shape) != 3:
+            raise UsageError(f"data kind 'fake' needs an image input [C, H, W], got {list(shape)}")
+        sizes = (config.train_size, config.val_size, config.test_size)
+        return Splits(*(_fake(n, shape, classes, offset) for offset, n in enumerate(sizes)), names)
+    if kind == "digits":
+        return digits(shape, config.val_fraction, config.test_fraction)
+    if kind in TORCHVISION:
+        return torchvision_set(kind, config.root, config.download, shape, config.val_fraction)
+    return folder(config.root, shape, config.val_fraction, config.test_fraction)
 
 
 def _fake(size: int, shape: tuple[int, ...], classes: int, offset: int) -> Dataset:
-    from torchvision import datasets, transforms
-    return datasets.FakeData(size, shape, classes, transform=transforms.ToTensor(),
-                             random_offset=offset * size)
+    with needs("--data fake"):
+        import torchvision
+    return torchvision.datasets.FakeData(size, shape, classes,
+                                         transform=torchvision.transforms.ToTensor(),
+                                         random_offset=offset * 1_000_003)
 
 
-def _folder(config: DataConfig, shape: tuple[int, ...]) -> tuple[Dataset, Dataset]:
-    from torchvision import datasets, transforms
-    if not config.root or not Path(config.root).is_dir():
-        raise UsageError(f"data.root must be a folder of class sub-folders, got {config.root!r}")
-    if shape[0] not in (1, 3):
-        raise UsageError(f"image folders give grey or RGB images; the network wants {shape[0]} channels")
-    colour = transforms.Grayscale(1) if shape[0] == 1 else transforms.Lambda(_rgb)
-    transform = transforms.Compose([transforms.Resize(shape[1:]), colour, transforms.ToTensor()])
-    root = Path(config.root)
-    if (root / "train").is_dir() and (root / "val").is_dir():
-        return (datasets.ImageFolder(root / "train", transform),
-                datasets.ImageFolder(root / "val", transform))
-    everything = datasets.ImageFolder(root, transform)
-    if len(everything) < 2:
-        raise UsageError(f"{root} holds fewer than 2 images")
-    val = max(1, len(everything) // 5)
-    return tuple(random_split(everything, [len(everything) - val, val],
-                              generator=torch.Generator().manual_seed(0)))
+def make_datasets(config: DataConfig, shape: tuple[int, ...], classes: int,
+                  seed: int) -> tuple[Dataset, Dataset]:
+    """(train, validation) datasets, not normalised (``make_splits`` also gives the test split)."""
+    splits = make_splits(config, shape, classes, seed)
+    return splits.train, splits.val
 
 
-def _rgb(image):
-    return image.convert("RGB")
+# ------------------------------------------------------------ classes
+def class_count(network, config: DataConfig) -> int:
+    """Classes to train on, checked against the width of the network's main output."""
+    shape = network.output_shapes[network.outputs[0]["name"]]
+    if len(shape) != 1:
+        raise UsageError(f"netdsl train fits classifiers: the main output should be [classes], "
+                         f"got {list(shape)}")
+    width = shape[0]
+    known = known_class_count(config.kind, config.root) if config.kind in KINDS else None
+    if known is None:
+        if config.classes is not None and config.classes > width:
+            raise UsageError(f"data.classes={config.classes}, but the network outputs {width} "
+                             "scores", hint=_width_hint(network, config.classes))
+        return config.classes or width
+    if config.classes is not None and config.classes != known:
+        raise UsageError(f"data.classes={config.classes}, but --data {config.kind} has {known} "
+                         "classes", hint="data.classes applies to synthetic and fake data")
+    if known != width:
+        raise UsageError(f"--data {config.kind} has {known} classes, but the network's main "
+                         f"output has {width} scores", hint=_width_hint(network, known))
+    return known
 
 
-def make_loaders(config: DataConfig, shape: tuple[int, ...], classes: int,
-                 seed: int) -> tuple[DataLoader, DataLoader]:
-    train, val = make_datasets(config, shape, classes, seed)
-    generator = torch.Generator().manual_seed(seed)
-    return (DataLoader(train, config.batch_size, shuffle=True, num_workers=config.workers,
-                       generator=generator, drop_last=len(train) > config.batch_size),
-            DataLoader(val, config.batch_size, num_workers=config.workers))
+def _width_hint(network, classes: int) -> str:
+    """``--set num_classes=N`` when the network has such a parameter."""
+    width = network.output_shapes[network.outputs[0]["name"]][0]
+    params = network.ir.graph.get("params") or {}
+    named = [k for k, v in params.items() if "class" in k.lower() and v == width]
+    if named:
+        return f"set the network's classes: --set {named[0]}={classes}"
+    return f"make the network's last layer {classes} wide"
+
+
+# ------------------------------------------------------------ loaders
+@dataclass
+class Data:
+    """Loaders of the three splits, class names, and the normalisation applied."""
+
+    train: DataLoader
+    val: DataLoader
+    test: DataLoader
+    classes: list
+    normalization: Optional[Normalization]
+    seed: int
+    note: str = ""
+
+    def start_epoch(self, epoch: int) -> None:
+        """Re-seed the shuffling (and the workers' seeds) of training epoch ``epoch``."""
+        self.train.generator.manual_seed(self.seed * 1_000_003 + epoch)
+
+
+def make_data(config: DataConfig, shape: tuple[int, ...], classes: int, seed: int,
+              transfer: Optional[TransferConfig] = None,
+              normalization: Optional[Normalization] = None, augment: bool = True) -> Data:
+    """Loaders for training; ``normalization`` given (a checkpoint's) is used as it is;
+    ``augment=False``: the training split as the others, unaugmented (evaluation)."""
+    splits = make_splits(config, shape, classes, seed)
+    if normalization is None:
+        normalization = choose_normalization(config, transfer, splits, shape)
+    augment = augmentation(config.crop_padding, config.flip, config.resized_crop, shape) \
+        if augment else None
+    loader = lambda data, **kw: DataLoader(data, config.batch_size,  # noqa: E731
+                                           num_workers=config.workers, **kw)
+    train = loader(Prepared(splits.train, augment, normalization), shuffle=True,
+                   generator=torch.Generator().manual_seed(seed),
+                   drop_last=len(splits.train) > config.batch_size)
+    val, test = (loader(Prepared(part, None, normalization),
+                        generator=torch.Generator().manual_seed(seed))
+                 for part in (splits.val, splits.test))
+    return Data(train, val, test, splits.classes, normalization, seed, splits.note)
+
+
+def choose_normalization(config: DataConfig, transfer: Optional[TransferConfig], splits: Splits,
+                         shape: tuple[int, ...]) -> Optional[Normalization]:
+    """``normalize``: auto (the pretrained weights', else the training split's for real
+    images, none for synthetic and fake data), train, weights or none."""
+    choice = config.normalize
+    if choice not in NORMALIZE:
+        raise UsageError(f"training setting 'data.normalize' cannot be '{choice}'",
+                         hint=choice_hint(choice, NORMALIZE))
+    pretrained = bool(transfer and transfer.weights and
+                      (transfer.init_from or "").startswith("torchvision:"))
+    if choice == "auto":
+        choice = "weights" if pretrained else "none" if config.kind in ("synthetic", "fake") \
+            else "train"
+    if choice == "none":
+        return None
+    if choice == "train":
+        return channel_stats(splits.train)
+    if not pretrained:
+        raise UsageError("data.normalize: weights needs transfer.init_from: torchvision:NAME "
+                         "with transfer.weights")
+    return weights_normalization(transfer, shape)
+
+
+def weights_normalization(transfer: TransferConfig, shape: tuple[int, ...]) -> Normalization:
+    """The mean and std of torchvision's pretrained weights' own transforms."""
+    with needs("data.normalize: weights"):
+        from torchvision import models
+    name = transfer.init_from.partition(":")[2]
+    try:
+        preset = models.get_model_weights(name)[transfer.weights].transforms()
+    except (KeyError, ValueError) as err:
+        raise UsageError(f"no torchvision weights {name}/{transfer.weights}: {err}") from None
+    mean, std = list(preset.mean), list(preset.std)
+    if shape[0] == 1:
+        mean, std = [sum(mean) / 3], [sum(std) / 3]
+    return Normalization(mean, std)

@@ -1,17 +1,14 @@
-"""The training loop: classification with weighted outputs, clipping, AMP, checkpoints.
+"""The training step: classification with weighted outputs, clipping, AMP, channels_last.
 
 A network's outputs all train against the same labels, each weighted by its
 ``output name(weight=...)`` (the main output weighs 1; ``loss.output_weights``
 overrides).  Auxiliary outputs count only in training: evaluation and
-accuracy use the main (first) output.
+accuracy use the main (first) output.  ``session.train`` runs the epochs.
 """
 from __future__ import annotations
 
-import json
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Callable, Optional
 
 import torch
@@ -19,29 +16,13 @@ from torch import nn
 
 from ..errors import UsageError
 from .config import TrainConfig
-from .data import make_loaders
+from .evaluate import Evaluation, evaluate_model, main_output
 from .optimizers import build_optimizer, freeze, param_groups
+from .records import EpochMetrics  # noqa: F401 — its home before records.py
 from .schedules import Schedule
 from .weights import load_initial_weights
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class EpochMetrics:
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    val_loss: float
-    val_accuracy: float
-    lr: float
-    seconds: float
-
-    def line(self, epochs: int) -> str:
-        return (f"epoch {self.epoch:>{len(str(epochs))}}/{epochs}  "
-                f"train loss {self.train_loss:.4f} acc {self.train_accuracy:6.1%}  "
-                f"val loss {self.val_loss:.4f} acc {self.val_accuracy:6.1%}  "
-                f"lr {self.lr:.3g}  {self.seconds:.1f}s")
 
 
 def pick_device(name: str) -> torch.device:
@@ -68,16 +49,20 @@ def output_weights(network, overrides: dict) -> list[float]:
 
 
 class Trainer:
-    """A model, its optimizer, schedule and loss, on one device."""
+    """A model, its optimizer, schedule and loss, on one device.
 
-    def __init__(self, network, config: TrainConfig, log: Optional[Log] = None):
+    ``initial_weights=False`` skips ``transfer.init_from`` (a resumed run loads
+    a checkpoint over them anyway); ``steps_per_epoch`` sizes per-step schedules."""
+
+    def __init__(self, network, config: TrainConfig, log: Optional[Log] = None,
+                 steps_per_epoch: int = 1, initial_weights: bool = True):
         self.network, self.config, self.log = network, config, log or (lambda _: None)
         torch.manual_seed(config.seed)
         if config.threads:
             torch.set_num_threads(config.threads)
         self.device = pick_device(config.device)
         self.model = network.to_torch(device=self.device)  # sized against the device first
-        if config.transfer.init_from:
+        if config.transfer.init_from and initial_weights:
             self.log(load_initial_weights(self.model, config.transfer).summary())
         freeze(self.model, config.transfer.freeze)
         self.memory_format = torch.channels_last if config.channels_last and \
@@ -85,9 +70,11 @@ class Trainer:
         self.model.to(self.device, memory_format=self.memory_format)
         self.groups = param_groups(self.model, network, config.optimizer)
         self.optimizer = build_optimizer(self.groups, config.optimizer)
-        self.schedule = Schedule(self.optimizer, config.schedule, config.epochs)
+        self.schedule = Schedule(self.optimizer, config.schedule, config.epochs, steps_per_epoch)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.loss.label_smoothing)
         self.weights = output_weights(network, config.loss.output_weights)
+        self.scaler = None               # bf16 autocast needs no loss scaling
+        self.steps = 0
 
     def _autocast(self):
         if not self.config.amp:
@@ -106,8 +93,13 @@ class Trainer:
         terms = [w * self.criterion(out.float(), y) for w, out in zip(self.weights, outputs) if w]
         return torch.stack(terms).sum()
 
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
-        """One optimisation step on a batch: (loss, correct predictions of the main output)."""
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int, int]:
+        """One optimisation step on a batch: (loss, top-1 and top-5 hits of the main output)."""
+        loss, hits1, hits5 = self._step(x, y)
+        return loss.item(), int(hits1), int(hits5)
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor):
+        """``step`` with its results left on the device (no synchronisation)."""
         train_mode(self.model)
         x, y = self._to_device(x, y)
         self.optimizer.zero_grad(set_to_none=True)
@@ -117,8 +109,11 @@ class Trainer:
         loss.backward()
         self._clip()
         self.optimizer.step()
-        main = outputs[0] if isinstance(outputs, tuple) else outputs
-        return loss.item(), int((main.argmax(1) == y).sum())
+        self.schedule.step_batch()
+        self.steps += 1
+        main = main_output(outputs).detach()
+        top5 = (main.topk(min(5, main.shape[1]), 1).indices == y[:, None]).any(1).sum()
+        return loss.detach(), (main.argmax(1) == y).sum(), top5
 
     def _clip(self) -> None:
         params = [p for group in self.groups for p in group["params"]]
@@ -127,81 +122,53 @@ class Trainer:
         if self.config.clip.value is not None:
             nn.utils.clip_grad_value_(params, self.config.clip.value)
 
-    def train_epoch(self, loader) -> tuple[float, float]:
-        total, loss_sum, correct = 0, 0.0, 0
-        for x, y in loader:
-            loss, hits = self.step(x, y)
-            total += len(y)
-            loss_sum += loss * len(y)
-            correct += hits
-        return loss_sum / max(total, 1), correct / max(total, 1)
+    def train_epoch(self, loader, bar=None) -> dict:
+        """One pass over ``loader``: mean loss, top-1, top-5, images and images/s."""
+        total, sums = 0, torch.zeros(3, dtype=torch.float64, device=self.device)
+        start = time.perf_counter()
+        try:
+            for x, y in loader:
+                loss, hits1, hits5 = self._step(x, y)
+                sums += torch.stack([loss.double() * len(y), hits1.double(), hits5.double()])
+                total += len(y)
+                if bar is not None:
+                    bar.update(len(y), lambda: (sums[:2] / total).tolist())
+        finally:
+            if bar is not None:
+                bar.close()
+        seconds = time.perf_counter() - start
+        loss_sum, top1, top5 = (sums / max(total, 1)).tolist()
+        return {"loss": loss_sum, "top1": top1, "top5": top5, "images": total,
+                "images_per_second": total / max(seconds, 1e-9)}
 
-    @torch.no_grad()
+    def evaluation(self, loader) -> Evaluation:
+        """Loss, top-1, top-5 and confusion matrix of the main output (no label smoothing)."""
+        return evaluate_model(self.model, loader, self._to_device, self._autocast)
+
     def evaluate(self, loader) -> tuple[float, float]:
         """Mean cross-entropy and accuracy of the main output (no label smoothing)."""
-        self.model.eval()
-        total, loss_sum, correct = 0, 0.0, 0
-        for x, y in loader:
-            x, y = self._to_device(x, y)
-            with self._autocast():
-                outputs = self.model(x)
-            main = (outputs[0] if isinstance(outputs, tuple) else outputs).float()
-            loss_sum += nn.functional.cross_entropy(main, y, reduction="sum").item()
-            correct += int((main.argmax(1) == y).sum())
-            total += len(y)
-        return loss_sum / max(total, 1), correct / max(total, 1)
+        result = self.evaluation(loader)
+        return result.loss, result.top1
 
-    def fit(self, train_loader, val_loader) -> list[EpochMetrics]:
-        history = []
-        for epoch in range(1, self.config.epochs + 1):
-            start = time.perf_counter()
-            lr = self.optimizer.param_groups[0]["lr"]
-            train_loss, train_acc = self.train_epoch(train_loader)
-            val_loss, val_acc = self.evaluate(val_loader)
-            self.schedule.step(val_loss)
-            history.append(EpochMetrics(epoch, train_loss, train_acc, val_loss, val_acc, lr,
-                                        time.perf_counter() - start))
-            self.log(history[-1].line(self.config.epochs))
-        return history
+    # ------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        """Everything that changes while training, for a checkpoint."""
+        return {"state_dict": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(), "step": self.steps,
+                "scaler": self.scaler.state_dict() if self.scaler is not None else None}
 
-
-def num_classes(network, requested: Optional[int]) -> int:
-    """Classes to train on: the main output's width, or fewer if asked."""
-    shape = network.output_shapes[network.outputs[0]["name"]]
-    if len(shape) != 1:
-        raise UsageError(f"netdsl train fits classifiers: the main output should be [classes], "
-                         f"got {list(shape)}")
-    if requested is not None and not 1 < requested <= shape[0]:
-        raise UsageError(f"data.classes={requested}, but the network outputs {shape[0]} scores",
-                         hint="change the network, e.g. --set num_classes=N")
-    return requested or shape[0]
-
-
-def train(network, config: TrainConfig, log: Optional[Log] = None) -> dict:
-    """Train ``network`` as ``config`` says; write checkpoint.pt and metrics.json; the metrics."""
-    log = log or (lambda _: None)
-    classes = num_classes(network, config.data.classes)
-    trainer = Trainer(network, config, log)
-    train_loader, val_loader = make_loaders(config.data, network.input_shape, classes, config.seed)
-    trainable = sum(p.numel() for g in trainer.groups for p in g["params"])
-    log(f"training {network.name} on {config.data.kind} data ({len(train_loader.dataset)} train, "
-        f"{len(val_loader.dataset)} val, {classes} classes) on {trainer.device}: "
-        f"{config.optimizer.name} lr {config.optimizer.lr:g}, {trainable:,} trainable parameters")
-    history = trainer.fit(train_loader, val_loader)
-    return save_results(trainer, history, classes)
-
-
-def save_results(trainer: Trainer, history: list[EpochMetrics], classes: int) -> dict:
-    out = Path(trainer.config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    config = trainer.config.to_dict()
-    torch.save({"state_dict": trainer.model.state_dict(), "network": trainer.network.name,
-                "epoch": len(history), "config": config}, out / "checkpoint.pt")
-    metrics = {"network": trainer.network.name, "device": str(trainer.device), "classes": classes,
-               "chance_accuracy": 1 / classes, "epochs": [asdict(m) for m in history],
-               "final": asdict(history[-1]) if history else None, "config": config}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    def load_state_dict(self, state: dict, source: str = "the checkpoint") -> None:
+        try:
+            self.model.load_state_dict(state["state_dict"])
+        except RuntimeError as err:
+            raise UsageError(f"{source} does not fit the network: {str(err).splitlines()[0]}",
+                             hint="give the same .net file and --set/--input as in training "
+                                  f"(it was trained with {state.get('net_params')})") from None
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.steps = state.get("step", 0)
 
 
 def train_mode(model: torch.nn.Module) -> None:
