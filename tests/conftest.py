@@ -16,3 +16,14 @@ def net_from():
     def make(text: str, **kwargs):
         return netdsl.parse(text, filename="test.net", **kwargs)
     return make
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models on a shared machine: thread contention costs more than it
+    gives.  One torch thread for the test, restored after (as --threads sets it)."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

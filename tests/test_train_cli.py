@@ -13,13 +13,7 @@ from netdsl.training import load_config
 LENET = str(ARCH / "lenet5.net")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared machine: one thread (restored after, as --threads sets it)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 #: the defaults the acceptance run trains with: plain SGD at torch's lr (1e-3) cannot reach

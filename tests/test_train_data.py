@@ -15,13 +15,7 @@ from netdsl.training.data import class_count, make_data, make_splits, weights_no
 from netdsl.training.images import Normalization, augmentation, channel_stats, fit_channels
 from netdsl.training.progress import terminal_bar
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared machine: one thread (restored after, as --threads sets it)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 

@@ -16,13 +16,7 @@ from netdsl.errors import UsageError
 from netdsl.training import checkpoint
 from netdsl.training.checkpoint import load_checkpoint, prepare_out, rng_state, set_rng_state
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared machine: one thread (restored after, as --threads sets it)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # Dropout, augmentation, momentum and a cosine schedule: every piece of state a resume restores.

@@ -29,13 +29,7 @@ WITH_AUX = """network aux(num_classes: int = 3) { input [2, 6, 6]
   fc: linear(num_classes) }"""
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared machine: thread contention costs more than it gives."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def config(*overrides, tmp_path=None):
