@@ -135,6 +135,13 @@ class Network:
         self.analyze()
         return render(self.ir, path, chosen) if path is not None else to_dot(self.ir, chosen)
 
+    def summary(self, depth: Any = "auto", batch: int = 1, dtype: str = "float32", optimizer: str = "adam"):
+        """The ``netdsl summarize`` report as an object: ``.rows``, ``.totals``,
+        ``.to_dict()``, ``.to_markdown()``, ``.to_latex()``, ``str()``, and a
+        table in Jupyter.  ``depth``: "auto" (readable), "all", or N."""
+        from .report.api import summarize
+        return summarize(self, depth=depth, batch=batch, dtype=dtype, optimizer=optimizer)
+
     def _repr_svg_(self) -> Optional[str]:
         """Jupyter shows a network as its diagram (None, a plain repr, without Graphviz)."""
         from .backends.diagram.graphviz import to_svg
@@ -143,6 +150,15 @@ class Network:
             return to_svg(self.analyze().ir)
         except BackendError:
             return None
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the summary's header lines above the diagram (when Graphviz is there)."""
+        import html
+        from .report.render import footer
+        from .report.summary import build_summary
+        head = "\n".join([repr(self), *footer(build_summary(self, depth=1))])
+        svg = self._repr_svg_() or ""
+        return f"<pre>{html.escape(head)}</pre>{svg}"
 
     def __repr__(self) -> str:
         return f"<Network {self.name}: {len(self.ir)} nodes, input {list(self.input_shape)}>"
