@@ -113,7 +113,8 @@ def test_unknown_keys_suggest_the_closest():
 
 def test_types_and_sections(tmp_path):
     rejects("epochs=many", match="'epochs' must be int")
-    rejects("amp=2", match="'amp' must be true or false")
+    rejects("amp=2", match="'amp' must be a string")
+    rejects("amp=fp8", match="'amp' cannot be 'fp8'")
     rejects("optimizer=adam", match="'optimizer' is a section")
     rejects(match="'schedule.milestones' must be a list", yaml_text="schedule: {milestones: 3}\n",
             tmp_path=tmp_path)

@@ -61,7 +61,9 @@ def test_config_errors_name_the_setting():
 @pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("train_*.yaml")), ids=lambda p: p.name)
 def test_example_configs_are_valid(path):
     cfg = load_config(path)
-    build_optimizer(param_groups(nn.Linear(2, 2), netdsl.parse(TINY), cfg.optimizer), cfg.optimizer)
+    optimizer = build_optimizer(param_groups(nn.Linear(2, 2), netdsl.parse(TINY), cfg.optimizer), cfg.optimizer)
+    assert type(optimizer).__name__.lower() == cfg.optimizer.name.replace("_", "")
+    assert {group["lr"] for group in optimizer.param_groups} == {cfg.optimizer.lr}
 
 
 # ------------------------------------------------------------ parameter groups and optimizers
@@ -171,7 +173,8 @@ def test_evaluation_scores_the_main_output_only():
     trainer = Trainer(netdsl.parse(WITH_AUX), config())
     x, y = torch.randn(8, 2, 6, 6), torch.randint(0, 3, (8,))
     with torch.no_grad():
-        main_out, _ = trainer.model.eval()(x)
+        outputs = trainer.model.eval()(x)  # eval mode may leave the auxiliary heads out
+        main_out = outputs[0] if isinstance(outputs, tuple) else outputs
     loss, accuracy = trainer.evaluate([(x, y)])
     assert loss == pytest.approx(nn.functional.cross_entropy(main_out, y).item(), rel=1e-5)
     assert accuracy == (main_out.argmax(1) == y).float().mean().item()

@@ -42,7 +42,7 @@ class Evaluate:
         out = Path(args.out) if args.out else Path(args.checkpoint).parent
         out.mkdir(parents=True, exist_ok=True)
         name = "confusion.png" if scored.split == "test" else f"confusion-{scored.split}.png"
-        print(f"\nsaved {plot_confusion(scored.result.confusion, scored.classes, out / name)}")
+        print(f"\nwrote {plot_confusion(scored.result.confusion, scored.classes, out / name)}")
         return 0
 
 

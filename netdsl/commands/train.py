@@ -31,8 +31,9 @@ class Train:
         p.add_argument("--freeze", action="append", default=[], metavar="PREFIX",
                        help="freeze the parameters under a module path (repeatable)")
         p.add_argument("--device", help="auto (default), cpu, cuda")
-        p.add_argument("--amp", action="store_true", help="bf16 autocast")
-        p.add_argument("--channels-last", action="store_true")
+        _speed_arguments(p)
+        p.add_argument("--tensorboard", action="store_true",
+                       help="also log the metrics to OUT/tb (needs the tensorboard package)")
         p.add_argument("--seed", type=int)
         p.add_argument("--threads", type=int, help="CPU threads for torch")
         p.add_argument("--out", "-o", help="folder for last.pt, best.pt, metrics.csv, curves.png "
@@ -50,8 +51,18 @@ class Train:
         net = load_network(args)
         bars = None if args.no_progress or not config.progress else terminal_bar()
         summary = train(net, config, log=lambda line: print(line, flush=True), progress=bars)
-        print(result_lines(summary, config.out), flush=True)
+        if summary.get("rank", 0) == 0:  # torchrun: the other ranks print nothing
+            print(result_lines(summary, config.out), flush=True)
         return 0
+
+
+def _speed_arguments(p) -> None:
+    p.add_argument("--amp", nargs="?", const="bf16", choices=("bf16", "fp16"),
+                   help="mixed precision: bf16 autocast (the default), or fp16 with a GradScaler")
+    p.add_argument("--channels-last", action="store_true", help="NHWC model and batches")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--sync-bn", action="store_true",
+                   help="torchrun: batch-norm statistics over the global batch (GPUs)")
 
 
 def _data_arguments(p) -> None:
@@ -110,7 +121,9 @@ def result_lines(summary: dict, out: str) -> str:
 def _flag_overrides(args) -> list[str]:
     items = [f"{key}={getattr(args, flag)}" for flag, key in SHORTCUTS.items()
              if getattr(args, flag) is not None]
-    items += ["amp=true"] * args.amp + ["channels_last=true"] * args.channels_last
+    items += [f"amp={args.amp}"] * bool(args.amp) + ["channels_last=true"] * args.channels_last
+    items += ["compile=true"] * args.compile + ["sync_bn=true"] * args.sync_bn
+    items += ["tensorboard=true"] * args.tensorboard
     items += ["data.download=true"] * args.download
     items += [AUGMENTATIONS[name] for name in args.augment]
     if args.freeze:

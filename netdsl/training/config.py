@@ -27,6 +27,7 @@ SCHEDULES = ("none", "step", "multistep", "exponential", "cosine", "onecycle", "
 #: what early stopping can watch: losses should fall, accuracies rise
 EARLY_STOP_METRICS = ("val_loss", "val_accuracy", "val_top5", "train_loss", "train_accuracy",
                       "train_top5")  # EpochMetrics fields
+AMP = ("bf16", "fp16")
 DATA_KINDS = ("synthetic", "fake", "digits", "mnist", "fashion-mnist", "cifar10", "cifar100",
               "folder")
 
@@ -110,13 +111,15 @@ class TrainConfig:
     epochs: int = setting(5, ">= 1")
     seed: int = setting(0, ">= 0")
     device: str = "auto"             # auto | cpu | cuda | cuda:1 | mps
-    amp: bool = False                # bf16 autocast
+    amp: Optional[str] = setting(None, choices=AMP)  # autocast; true means bf16
     channels_last: bool = False
+    compile: bool = False            # torch.compile the model (checkpoints keep plain keys)
+    sync_bn: bool = False            # torchrun: SyncBatchNorm (statistics of the global batch)
     threads: Optional[int] = setting(None, ">= 1")  # CPU threads for torch (default: torch's)
     out: str = "out/train"           # last.pt, best.pt, metrics.csv/json, curves.png go here
     resume: Optional[str] = None     # a run's folder (or a checkpoint in it) to continue
     progress: bool = True            # a progress bar per epoch when stdout is a terminal
-    tensorboard: bool = True         # also log to OUT/tensorboard when tensorboard is installed
+    tensorboard: bool = False        # also log to OUT/tb (needs the tensorboard package)
     data: DataConfig = field(default_factory=DataConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -132,6 +135,8 @@ class TrainConfig:
         """Coerce and check every setting, in place (idempotent): a UsageError naming the key.
 
         Fills in the optimizer's learning rate and weight decay from torch's defaults."""
+        if isinstance(self.amp, bool):  # `amp: true` (and --amp) before fp16 existed
+            self.amp = "bf16" if self.amp else None
         check_settings(self)
         check_device(self.device)
         from .optimizers import check_optimizer

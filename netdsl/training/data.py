@@ -10,9 +10,11 @@ throughput, not for learning).  Real images — ``digits``, ``mnist``,
 ``fashion-mnist``, ``cifar10``, ``cifar100``, ``folder`` — come from
 ``datasets.py``.
 
-Shuffling is driven by the training loader's own generator, re-seeded from
-(seed, epoch) before every epoch (``Data.start_epoch``): a resumed run
-shuffles its remaining epochs exactly as the uninterrupted run would.
+Shuffling is a ``DistributedSampler`` seeded from (seed, epoch) before every
+epoch (``Data.start_epoch``; with one process it is a plain shuffle), and the
+loader's own generator (the workers' seeds) is re-seeded alike: a resumed run
+shuffles its remaining epochs exactly as the uninterrupted run would, and a
+torchrun run's ranks split the same shuffle (``distributed.py``).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from ..errors import UsageError
 from .checks import choice_hint
 from .config import DataConfig, TransferConfig
+from .distributed import ShardSampler, World, train_sampler
 from .datasets import IMAGE_KINDS, TORCHVISION, Splits, digits, folder, known_class_count, \
     torchvision_set
 from .images import Normalization, Prepared, augmentation, channel_stats
@@ -166,27 +169,32 @@ class Data:
 
     def start_epoch(self, epoch: int) -> None:
         """Re-seed the shuffling (and the workers' seeds) of training epoch ``epoch``."""
+        self.train.sampler.set_epoch(epoch)
         self.train.generator.manual_seed(self.seed * 1_000_003 + epoch)
 
 
 def make_data(config: DataConfig, shape: tuple[int, ...], classes: int, seed: int,
               transfer: Optional[TransferConfig] = None,
-              normalization: Optional[Normalization] = None, augment: bool = True) -> Data:
+              normalization: Optional[Normalization] = None, augment: bool = True,
+              world: Optional[World] = None) -> Data:
     """Loaders for training; ``normalization`` given (a checkpoint's) is used as it is;
-    ``augment=False``: the training split as the others, unaugmented (evaluation)."""
+    ``augment=False``: the training split as the others, unaugmented (evaluation).
+    Under torchrun (``world``) each rank loads its share: batches of
+    ``batch_size / world.size`` images, and every world.size-th validation image."""
+    world = world or World()
+    batch = world.per_rank_batch(config.batch_size)
     splits = make_splits(config, shape, classes, seed)
     if normalization is None:
         normalization = choose_normalization(config, transfer, splits, shape)
     augment = augmentation(config.crop_padding, config.flip, config.resized_crop, shape) \
         if augment else None
-    loader = lambda data, **kw: DataLoader(data, config.batch_size,  # noqa: E731
-                                           num_workers=config.workers, **kw)
-    train = loader(Prepared(splits.train, augment, normalization), shuffle=True,
-                   generator=torch.Generator().manual_seed(seed),
-                   drop_last=len(splits.train) > config.batch_size)
-    val, test = (loader(Prepared(part, None, normalization),
-                        generator=torch.Generator().manual_seed(seed))
-                 for part in (splits.val, splits.test))
+    loader = lambda data, **kw: DataLoader(data, batch, num_workers=config.workers,  # noqa: E731
+                                           generator=torch.Generator().manual_seed(seed), **kw)
+    shuffled = Prepared(splits.train, augment, normalization)
+    sampler = train_sampler(shuffled, world, seed)
+    train = loader(shuffled, sampler=sampler, drop_last=len(sampler) > batch)
+    val, test = (loader(part, sampler=ShardSampler(part, world) if world.distributed else None)
+                 for part in (Prepared(s, None, normalization) for s in (splits.val, splits.test)))
     return Data(train, val, test, splits.classes, normalization, seed, splits.note)
 
 

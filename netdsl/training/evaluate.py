@@ -42,10 +42,13 @@ def _identity(x: torch.Tensor, y: torch.Tensor):
 
 @torch.no_grad()
 def evaluate_model(model: nn.Module, loader, prepare: Callable = _identity,
-                   autocast: Callable = nullcontext) -> Evaluation:
-    """Mean cross-entropy (no label smoothing), top-1, top-5 and confusion of the main output."""
+                   autocast: Callable = nullcontext,
+                   reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> Evaluation:
+    """Mean cross-entropy (no label smoothing), top-1, top-5 and confusion of the main output.
+
+    ``reduce`` sums a tensor over processes (torchrun: each scored its share of the split)."""
     model.eval()
-    loss_sum, top1, top5, total, confusion = 0.0, 0, 0, 0, None
+    sums, confusion = torch.zeros(4, dtype=torch.float64), None  # loss, top-1, top-5, images
     for x, y in loader:
         x, y = prepare(x, y)
         with autocast():
@@ -53,16 +56,19 @@ def evaluate_model(model: nn.Module, loader, prepare: Callable = _identity,
         classes = logits.shape[1]
         if confusion is None:
             confusion = torch.zeros(classes, classes, dtype=torch.int64)
-        loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+        top5 = (logits.topk(min(5, classes), 1).indices == y[:, None]).any(1).sum()
         predicted = logits.argmax(1)
-        top1 += int((predicted == y).sum())
-        top5 += int((logits.topk(min(5, classes), 1).indices == y[:, None]).any(1).sum())
+        batch = [nn.functional.cross_entropy(logits, y, reduction="sum"), (predicted == y).sum(),
+                 top5, torch.tensor(len(y), device=logits.device)]
+        sums += torch.stack([value.double() for value in batch]).cpu()
         pairs = (y * classes + predicted).cpu()
         confusion += torch.bincount(pairs, minlength=classes * classes).view(classes, classes)
-        total += len(y)
     if confusion is None:
         raise UsageError("nothing to evaluate: the split is empty")
-    return Evaluation(loss_sum / total, top1 / total, top5 / total, total, confusion)
+    if reduce is not None:
+        sums, confusion = reduce(sums), reduce(confusion)
+    loss_sum, top1, top5, total = sums.tolist()
+    return Evaluation(loss_sum / total, top1 / total, top5 / total, int(total), confusion)
 
 
 # ------------------------------------------------------------ reports

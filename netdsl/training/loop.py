@@ -1,4 +1,5 @@
-"""The training step: classification with weighted outputs, clipping, AMP, channels_last.
+"""The training step: classification with weighted outputs, clipping, AMP, channels_last,
+torch.compile and DistributedDataParallel.
 
 A network's outputs all train against the same labels, each weighted by its
 ``output name(weight=...)`` (the main output weighs 1; ``loss.output_weights``
@@ -8,14 +9,15 @@ accuracy use the main (first) output.  ``session.train`` runs the epochs.
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from typing import Callable, Optional
 
 import torch
 from torch import nn
 
 from ..errors import UsageError
+from . import distributed, precision
 from .config import TrainConfig
+from .distributed import World
 from .evaluate import Evaluation, evaluate_model, main_output
 from .optimizers import build_optimizer, freeze, param_groups
 from .records import EpochMetrics  # noqa: F401 — its home before records.py
@@ -51,35 +53,55 @@ def output_weights(network, overrides: dict) -> list[float]:
 class Trainer:
     """A model, its optimizer, schedule and loss, on one device.
 
-    ``initial_weights=False`` skips ``transfer.init_from`` (a resumed run loads
-    a checkpoint over them anyway); ``steps_per_epoch`` sizes per-step schedules."""
+    ``model`` is the plain module (its state_dict goes into checkpoints);
+    ``train_model`` is what the steps call: ``model`` in DDP under torchrun
+    (``world``), compiled with ``compile``.  ``initial_weights=False`` skips
+    ``transfer.init_from`` (a resumed run loads a checkpoint over them anyway);
+    ``steps_per_epoch`` sizes per-step schedules."""
 
     def __init__(self, network, config: TrainConfig, log: Optional[Log] = None,
-                 steps_per_epoch: int = 1, initial_weights: bool = True):
+                 steps_per_epoch: int = 1, initial_weights: bool = True,
+                 world: Optional[World] = None):
         self.network, self.config, self.log = network, config, log or (lambda _: None)
+        self.world = world or World()
         torch.manual_seed(config.seed)
         if config.threads:
             torch.set_num_threads(config.threads)
-        self.device = pick_device(config.device)
-        self.model = network.to_torch(device=self.device)  # sized against the device first
-        if config.transfer.init_from and initial_weights:
-            self.log(load_initial_weights(self.model, config.transfer).summary())
-        freeze(self.model, config.transfer.freeze)
-        self.memory_format = torch.channels_last if config.channels_last and \
-            len(network.input_shape) == 3 else torch.contiguous_format
-        self.model.to(self.device, memory_format=self.memory_format)
+        self.device = distributed.start(self.world, pick_device(config.device))
+        precision.check_amp(config.amp, self.device)
+        self.model = self._build_model(initial_weights)
         self.groups = param_groups(self.model, network, config.optimizer)
         self.optimizer = build_optimizer(self.groups, config.optimizer)
         self.schedule = Schedule(self.optimizer, config.schedule, config.epochs, steps_per_epoch)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.loss.label_smoothing)
         self.weights = output_weights(network, config.loss.output_weights)
-        self.scaler = None               # bf16 autocast needs no loss scaling
+        self.scaler = precision.grad_scaler(config.amp, self.device)  # fp16 only
+        self.train_model, self.eval_model = self._wrap_model()
         self.steps = 0
+        if self.world.distributed:  # the same weights everywhere, but each rank its own dropout
+            torch.manual_seed(config.seed + self.world.rank)
+
+    def _build_model(self, initial_weights: bool) -> nn.Module:
+        config = self.config
+        model = self.network.to_torch(device=self.device)  # sized against the device first
+        if config.transfer.init_from and initial_weights:
+            self.log(load_initial_weights(model, config.transfer).summary())
+        freeze(model, config.transfer.freeze)
+        model = distributed.convert_sync_bn(model, self.world, self.device, config.sync_bn)
+        self.memory_format = torch.channels_last if config.channels_last and \
+            len(self.network.input_shape) == 3 else torch.contiguous_format
+        return model.to(self.device, memory_format=self.memory_format)
+
+    def _wrap_model(self) -> tuple[nn.Module, nn.Module]:
+        """(model for training steps, model for evaluation).  Evaluation never goes through
+        DDP: its forward is a collective, and ranks score different numbers of batches."""
+        unused = len(self.weights) > 1 and not all(self.weights)  # outputs left out of the loss
+        parallel = distributed.wrap(self.model, self.world, self.device, unused)
+        train_model = precision.compiled(parallel, self.config.compile)
+        return train_model, train_model if parallel is self.model else self.model
 
     def _autocast(self):
-        if not self.config.amp:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return precision.autocast(self.config.amp, self.device)
 
     def _to_device(self, x: torch.Tensor, y: torch.Tensor):
         x = x.to(self.device, non_blocking=True)
@@ -104,11 +126,18 @@ class Trainer:
         x, y = self._to_device(x, y)
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
-            outputs = self.model(x)
+            outputs = self.train_model(x)
             loss = self.loss(outputs, y)
-        loss.backward()
-        self._clip()
-        self.optimizer.step()
+        if self.scaler is None:
+            loss.backward()
+            self._clip()
+            self.optimizer.step()
+        else:  # fp16: scaled loss; true gradients for clipping; skip steps that overflowed
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+            self._clip()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         self.schedule.step_batch()
         self.steps += 1
         main = main_output(outputs).detach()
@@ -137,13 +166,21 @@ class Trainer:
             if bar is not None:
                 bar.close()
         seconds = time.perf_counter() - start
-        loss_sum, top1, top5 = (sums / max(total, 1)).tolist()
+        sums = self._sum_over_ranks(torch.cat([sums, sums.new_tensor([total])]))
+        total = int(sums[3])
+        loss_sum, top1, top5 = (sums[:3] / max(total, 1)).tolist()
         return {"loss": loss_sum, "top1": top1, "top5": top5, "images": total,
                 "images_per_second": total / max(seconds, 1e-9)}
 
+    def _sum_over_ranks(self, tensor: torch.Tensor) -> torch.Tensor:
+        return distributed.all_reduce_sum(tensor, self.world, self.device)
+
     def evaluation(self, loader) -> Evaluation:
-        """Loss, top-1, top-5 and confusion matrix of the main output (no label smoothing)."""
-        return evaluate_model(self.model, loader, self._to_device, self._autocast)
+        """Loss, top-1, top-5 and confusion matrix of the main output (no label smoothing);
+        under torchrun each rank scores its share of ``loader`` and the counts are summed."""
+        distributed.broadcast_buffers(self.model, self.world)
+        return evaluate_model(self.eval_model, loader, self._to_device, self._autocast,
+                              self._sum_over_ranks)
 
     def evaluate(self, loader) -> tuple[float, float]:
         """Mean cross-entropy and accuracy of the main output (no label smoothing)."""

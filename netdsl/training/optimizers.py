@@ -42,7 +42,8 @@ def lr_scales(network) -> dict[str, float]:
     for layer in network.layers():
         scale = layer["args"].get("lr_scale", 1.0)
         if layer["path"] and scale != 1.0:
-            scales.update({f"{layer['path']}.{w}": scale for w in layer["weights"]})
+            scales.update({f"{layer['path']}.{w}" if w else layer["path"]: scale  # "": a learned tensor
+                           for w in layer["weights"]})
     return scales
 
 

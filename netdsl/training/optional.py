@@ -1,7 +1,7 @@
 """The training extra's optional dependencies, imported only when a feature needs them.
 
 ``pip install 'netdsl[train]'`` installs them all (torchvision, scikit-learn,
-tqdm, matplotlib, numpy); without one, the feature that needs it is a
+tqdm, matplotlib, numpy, tensorboard); without one, the feature that needs it is a
 ``UsageError`` naming the package and that command, not a traceback::
 
     with needs("--data digits"):
@@ -21,7 +21,8 @@ INSTALL = "pip install 'netdsl[train]'"
 
 #: import name → the name pip knows it by
 PACKAGES = {"torchvision": "torchvision", "sklearn": "scikit-learn", "tqdm": "tqdm",
-            "matplotlib": "matplotlib", "numpy": "numpy", "PIL": "pillow"}
+            "matplotlib": "matplotlib", "numpy": "numpy", "PIL": "pillow",
+            "tensorboard": "tensorboard"}
 
 
 @contextmanager

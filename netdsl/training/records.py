@@ -3,8 +3,8 @@
 ``metrics.csv`` gets one row per epoch as the epoch ends (a resumed run first
 drops the rows of epochs its checkpoint does not hold, so every epoch appears
 once); ``curves.png`` is drawn from it with matplotlib (no display needed);
-TensorBoard event files go to ``OUT/tensorboard`` when ``tensorboard`` is
-installed.
+with ``tensorboard: true`` (``--tensorboard``) the same numbers go to
+TensorBoard event files in ``OUT/tb`` (the ``tensorboard`` package needed).
 """
 from __future__ import annotations
 
@@ -71,12 +71,29 @@ class MetricsLog:
             self.writer.close()
 
 
+class NoRecords:
+    """What the ranks other than 0 keep of a torchrun run: nothing (rank 0 writes)."""
+
+    path = None
+
+    def append(self, metrics: EpochMetrics) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def check_tensorboard() -> None:
+    """A UsageError naming the package when TensorBoard logging cannot work (before training)."""
+    with needs("--tensorboard"):
+        import tensorboard  # noqa: F401 — torch.utils.tensorboard imports it
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+
+
 def _tensorboard(out: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional and not in the train extra
-        return None
-    return SummaryWriter(str(out / "tensorboard"))
+    check_tensorboard()
+    from torch.utils.tensorboard import SummaryWriter
+    return SummaryWriter(str(out / "tb"))
 
 
 def read_metrics(path: Path) -> list[dict]:

@@ -7,6 +7,10 @@ and resumed from it (``config.resume``) repeats what followed, and on a CPU
 ends bit-identical to the uninterrupted run — the random-number states are in
 the checkpoint and shuffling is seeded per epoch.  After the last epoch the
 best weights are scored on the test split.
+
+Under torchrun every rank runs this with its share of the data; rank 0
+alone logs, draws the progress bar and writes files (checkpoints hold every
+rank's random-number state, so a resumed run continues each rank's own).
 """
 from __future__ import annotations
 
@@ -15,16 +19,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from . import distributed
 from .checkpoint import FORMAT, load_checkpoint, network_source, prepare_out, \
     remove_stale_temporaries, rng_state, set_rng_state, to_bytes, write_atomically
 from .config import TrainConfig
 from .data import Data, class_count, make_data
+from .distributed import World
 from .early_stop import EarlyStopping
 from .images import Normalization
 from .loop import Log, Trainer
 from .optional import needs
 from .progress import BarFactory
-from .records import EpochMetrics, MetricsLog, plot_curves, write_summary
+from .records import EpochMetrics, MetricsLog, NoRecords, check_tensorboard, plot_curves, \
+    write_summary
 
 #: settings a resumed run may change without changing its results
 HARMLESS = ("epochs", "out", "resume", "progress", "tensorboard", "device", "threads",
@@ -50,24 +57,40 @@ class RunState:
 
 def train(network, config: TrainConfig, log: Optional[Log] = None,
           progress: Optional[BarFactory] = None) -> dict:
-    """Train ``network`` as ``config`` says, into ``config.out``; the run's summary."""
+    """Train ``network`` as ``config`` says, into ``config.out``; the run's summary.
+
+    Under torchrun (``RANK``/``WORLD_SIZE`` set) this is one rank of a DDP run."""
+    world = World.from_environment()
+    try:
+        return _train(network, config, world, log if world.is_main else None,
+                      progress if world.is_main else None)
+    finally:
+        distributed.stop(world)
+
+
+def _train(network, config: TrainConfig, world: World, log: Optional[Log],
+           progress: Optional[BarFactory]) -> dict:
     log = log or (lambda _: None)
-    out = prepare_out(config.out)
+    out = prepare_out(config.out) if world.is_main else Path(config.out)
     with needs("drawing OUT/curves.png"):
         import matplotlib  # noqa: F401 — fail before training, not after it
+    if config.tensorboard:
+        check_tensorboard()
     resumed = load_checkpoint(config.resume) if config.resume else None
     classes = class_count(network, config.data)
     stored = Normalization.from_dict(resumed["normalization"]) if resumed else None
-    data = make_data(config.data, network.input_shape, classes, config.seed, config.transfer, stored)
+    data = make_data(config.data, network.input_shape, classes, config.seed, config.transfer,
+                     stored, world=world)
     trainer = Trainer(network, config, log, steps_per_epoch=max(len(data.train), 1),
-                      initial_weights=resumed is None)
+                      initial_weights=resumed is None, world=world)
     state = RunState()
     if resumed is not None:
         state = resume(trainer, resumed, config, network, log)
     elif (out / "last.pt").exists():
         log(f"note: {out} holds an earlier run; starting over (--resume continues one)")
     log(introduction(network, config, data, trainer))
-    remove_stale_temporaries(out)
+    if world.is_main:
+        remove_stale_temporaries(out)
     run_epochs(trainer, data, state, out, progress, log)
     return finish(trainer, data, state, out, log)
 
@@ -78,9 +101,14 @@ def introduction(network, config: TrainConfig, data: Data, trainer: Trainer) -> 
                       (("train", data.train), ("val", data.val), ("test", data.test)))
     lr = config.optimizer.lr if config.optimizer.lr is not None else trainer.groups[0]["lr"]
     note = f"; {data.note}" if data.note else ""
+    world = trainer.world
+    where = f"{world.size} processes (DDP), rank 0 on {trainer.device}" if world.distributed \
+        else str(trainer.device)
+    extras = [f"amp {config.amp}"] * bool(config.amp) + ["channels_last"] * config.channels_last \
+        + ["compiled"] * config.compile
     return (f"training {network.name} on {config.data.kind} data ({sizes}, {len(data.classes)} "
-            f"classes{note}) on {trainer.device}: {config.optimizer.name} lr {lr:g}, "
-            f"{trainable:,} trainable parameters")
+            f"classes{note}) on {where}: {config.optimizer.name} lr {lr:g}, "
+            f"{trainable:,} trainable parameters" + "".join(f", {e}" for e in extras))
 
 
 # ------------------------------------------------------------ resuming
@@ -95,7 +123,8 @@ def resume(trainer: Trainer, payload: dict, config: TrainConfig, network, log: L
         log("warning: settings differ from the checkpoint's, so the result will differ from an "
             "uninterrupted run: " + ", ".join(changed))
     state = RunState(**{k: v for k, v in payload["run"].items() if k in RunState.__dataclass_fields__})
-    set_rng_state(payload["rng"])  # last: nothing may draw random numbers after this
+    # last: nothing may draw random numbers after this
+    set_rng_state(distributed.rank_rng(payload.get("rank_rng"), trainer.world, payload["rng"]))
     log(f"resuming {config.resume} after epoch {state.epoch} (step {trainer.steps})")
     return state
 
@@ -117,8 +146,8 @@ def changed_settings(before: dict, after: dict, prefix: str = "") -> list[str]:
 # ------------------------------------------------------------ the epochs
 def run_epochs(trainer: Trainer, data: Data, state: RunState, out: Path,
                progress: Optional[BarFactory], log: Log) -> None:
-    config = trainer.config
-    records = MetricsLog(out, state.epoch, config.tensorboard)
+    config, main = trainer.config, trainer.world.is_main
+    records = MetricsLog(out, state.epoch, config.tensorboard) if main else NoRecords()
     progress = progress if config.progress else None
     stopper = EarlyStopping(config.early_stop)
     if state.early_stop:
@@ -134,7 +163,7 @@ def run_epochs(trainer: Trainer, data: Data, state: RunState, out: Path,
             log(metrics.line(config.epochs))
             if state.stopped_early:
                 log(stopper.reason())
-            if metrics.seconds >= PLOT_EVERY_SECONDS:
+            if main and metrics.seconds >= PLOT_EVERY_SECONDS:
                 plot_curves(records.path, out / "curves.png")
     finally:
         records.close()
@@ -144,8 +173,8 @@ def one_epoch(trainer: Trainer, data: Data, epoch: int,
               progress: Optional[BarFactory]) -> EpochMetrics:
     start = time.perf_counter()
     lr = trainer.optimizer.param_groups[0]["lr"]
-    bar = progress(_images_per_epoch(data.train), f"epoch {epoch}/{trainer.config.epochs}") \
-        if progress else None
+    bar = progress(_images_per_epoch(data.train, trainer.world),
+                   f"epoch {epoch}/{trainer.config.epochs}") if progress else None
     done = trainer.train_epoch(data.train, bar)
     val = trainer.evaluation(data.val)
     trainer.schedule.step_epoch(val.loss)
@@ -154,8 +183,10 @@ def one_epoch(trainer: Trainer, data: Data, epoch: int,
                         done["images_per_second"])
 
 
-def _images_per_epoch(loader) -> int:
-    return len(loader) * loader.batch_size if loader.drop_last else len(loader.dataset)
+def _images_per_epoch(loader, world: World) -> int:
+    """Images of an epoch over all ranks (the bar counts rank 0's times the ranks)."""
+    per_rank = len(loader) * loader.batch_size if loader.drop_last else len(loader.sampler)
+    return per_rank * world.size
 
 
 def record(state: RunState, metrics: EpochMetrics, stopper: EarlyStopping) -> bool:
@@ -185,8 +216,16 @@ def checkpoint_payload(trainer: Trainer, data: Data, state: RunState) -> dict:
 
 def save_checkpoints(trainer: Trainer, data: Data, state: RunState, out: Path,
                      improved: bool) -> None:
-    """best.pt (if improved), then last.pt: the run resumes from last.pt."""
-    payload = to_bytes(checkpoint_payload(trainer, data, state))
+    """best.pt (if improved), then last.pt: the run resumes from last.pt.  Every rank
+    calls this (the random-number states are gathered); rank 0 writes."""
+    world = trainer.world
+    rank_rng = distributed.gather_objects(rng_state(), world) if world.distributed else None
+    if not world.is_main:
+        return
+    payload = checkpoint_payload(trainer, data, state)
+    if rank_rng is not None:
+        payload["rank_rng"] = rank_rng
+    payload = to_bytes(payload)
     if improved:
         write_atomically(out / "best.pt", payload)
     write_atomically(out / "last.pt", payload)
@@ -196,14 +235,17 @@ def save_checkpoints(trainer: Trainer, data: Data, state: RunState, out: Path,
 def finish(trainer: Trainer, data: Data, state: RunState, out: Path, log: Log) -> dict:
     """Score the best weights on the test split; write curves.png and metrics.json."""
     history = [EpochMetrics(**m) for m in state.history]
-    test = None
+    test, world = None, trainer.world
     if history:
         if state.best_epoch != state.epoch:
-            trainer.model.load_state_dict(load_checkpoint(out / "best.pt")["state_dict"])
+            if world.is_main:  # the other ranks get rank 0's copy: no shared folder needed
+                trainer.model.load_state_dict(load_checkpoint(out / "best.pt")["state_dict"])
+            distributed.broadcast_buffers(trainer.model, world, parameters=True)
         result = trainer.evaluation(data.test)
         test = {"loss": result.loss, "accuracy": result.top1, "top5": result.top5,
                 "images": result.count, "epoch": state.best_epoch}
-        plot_curves(out / "metrics.csv", out / "curves.png")
+        if world.is_main:
+            plot_curves(out / "metrics.csv", out / "curves.png")
     classes = len(data.classes)
     summary = {"network": trainer.network.name, "device": str(trainer.device), "classes": classes,
                "class_names": list(data.classes), "chance_accuracy": 1 / classes,
@@ -211,6 +253,7 @@ def finish(trainer: Trainer, data: Data, state: RunState, out: Path, log: Log) -
                "final": asdict(history[-1]) if history else None,
                "best_epoch": state.best_epoch, "best_val_accuracy": state.best_val_accuracy,
                "stopped_early": state.stopped_early, "test": test,
-               "config": trainer.config.to_dict()}
-    write_summary(out, summary)
+               "config": trainer.config.to_dict(), "processes": world.size, "rank": world.rank}
+    if world.is_main:
+        write_summary(out, summary)
     return summary
