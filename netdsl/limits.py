@@ -121,6 +121,13 @@ def check_sequence(length: int, span: Optional[Span] = None) -> int:
     return length
 
 
+def check_count(what: str, count: int, span: Optional[Span] = None) -> int:
+    """A count that becomes that many modules or loop passes (an RNN's num_layers)."""
+    if count > current().graph:
+        raise exceeded("graph", f"{what} would build {count:,} layers", span, suggested=count)
+    return count
+
+
 class Budget:
     """The elaboration budget: one unit per expanded node, edge, block call and repeat pass."""
 
@@ -145,4 +152,4 @@ class Budget:
 
 
 __all__ = ["Limits", "DEFAULT", "current", "using", "exceeded", "check_int", "check_power",
-           "check_sequence", "Budget"]
+           "check_sequence", "check_count", "Budget"]

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import ast, limits, zoo
-from .errors import ImportFailure, NetdslError, Span, UnknownName, UsageError, suggest
-from .parser import parse
+from .errors import ImportFailure, NetdslError, SourceRegistry, Span, UnknownName, UsageError, suggest
+from .parser import normalize_newlines, parse
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Program:
             raise UsageError(f"{self.main.file} defines no network (only blocks)",
                              Span(self.main.file, 1, 1))
         raise UsageError(f"{self.main.file} defines several networks; choose one",
-                         hint=_listing(self.networks))
+                         own[1].span, hint="--network NAME (API: network=NAME); " + _listing(self.networks))
 
 
 def _listing(names) -> str:
@@ -96,11 +96,12 @@ def read_source(path: Path, error: Callable[[str], NetdslError]) -> str:
 def _not_utf8(path: Path, data: bytes, start: int, error: Callable[[str], NetdslError]) -> NetdslError:
     """The error for a byte that is not UTF-8, located at its line and column
     (an import keeps its own location: the import statement)."""
-    line_start = data.rfind(b"\n", 0, start) + 1
-    line = data.count(b"\n", 0, start) + 1
-    column = len(data[line_start:start].decode("utf-8", errors="replace")) + 1
+    before = normalize_newlines(data[:start].decode("utf-8", errors="replace"))
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
     err = error(f"{path} is not UTF-8 text (byte {start}, line {line})")
-    if err.span is None:
+    if err.span is None:  # quote this file (bad bytes shown as U+FFFD), never an older one of that name
+        SourceRegistry.add(str(path), normalize_newlines(data.decode("utf-8", errors="replace")))
         err.span = Span(str(path), line, column)
     return err
 

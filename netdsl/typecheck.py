@@ -48,6 +48,9 @@ def _value_for(param: ast.Param, given: dict, env: dict, outer: Evaluator,
         value = _coerce(given[param.name], param)
     elif param.default is not None:
         value = Evaluator(ChainMap(env, outer.env)).eval(param.default)
+    elif caller is None and block.is_network:  # the command line or the API gives network parameters
+        raise ArgumentError(f"network '{block.name}' needs a value for parameter '{param.name}'", param.span,
+                            hint=f"--set {param.name}=VALUE (API: params={{'{param.name}': VALUE}})")
     else:
         raise ArgumentError(f"'{block.name}' needs argument '{param.name}'", caller)
     _check_type(param, value, block, caller)

@@ -160,7 +160,7 @@ def test_labels_that_torch_modules_reserve_are_refused():
     assert err.message == "'train' cannot name a layer: torch modules use that name themselves"
 
 
-def test_expectations_only_warn_when_parameters_are_overridden(tmp_path):
+def test_expectations_are_skipped_when_parameters_are_overridden(tmp_path):
     from netdsl.analysis.expect import check_expectations
     src = "network n(c: int = 4) {\n  input [3, 8, 8]\n  conv(c, 3)\n  expect params == 112\n}"
     failures = check_expectations(netdsl.parse(src, "bad.net", params={"c": 8}).analyze())
@@ -169,6 +169,10 @@ def test_expectations_only_warn_when_parameters_are_overridden(tmp_path):
     path.write_text(src)
     proc = subprocess.run([sys.executable, "-m", "netdsl", "check", str(path), "--set", "c=8"],
                           capture_output=True, text=True)
-    assert proc.returncode == 0 and "warning:" in proc.stderr and "224 == 112" in proc.stderr
+    # the change was asked for: no warning, one line on stdout saying what was skipped
+    assert proc.returncode == 0 and proc.stderr == "" and "expect: 1 skipped" in proc.stdout
     proc = subprocess.run([sys.executable, "-m", "netdsl", "check", str(path)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0 and "skipped" not in proc.stdout, proc.stderr
+    path.write_text(src.replace("112", "113"))
+    proc = subprocess.run([sys.executable, "-m", "netdsl", "check", str(path)], capture_output=True, text=True)
+    assert proc.returncode != 0 and "112 == 113" in proc.stderr  # without overrides they hold the file

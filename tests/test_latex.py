@@ -5,6 +5,7 @@ After an intended change: NETDSL_UPDATE_GOLDEN=1 python3 -m pytest -q tests/test
 """
 import copy
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -88,3 +89,20 @@ def test_table_compiles_in_a_minimal_document(case, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
     assert (tmp_path / "t.pdf").stat().st_size > 1000
+
+
+def test_a_long_table_breaks_across_pages_and_compiles(tmp_path):
+    from netdsl.report.latex import LONG_ROWS
+    summary = build_summary(netdsl.load(ARCH / "resnet50.net").analyze(), depth=None)
+    assert len(summary["layers"]) > LONG_ROWS
+    text = latex_table(summary)
+    assert r"\begin{longtable}{lllrrr}" in text and r"\endhead" in text and r"\begin{table}" not in text
+    assert text.count(r"\toprule") == 2 and text.count(r"\bottomrule") == 1  # header repeated, one end
+    assert r"\begin{tabular}" in latex_table(summary, float_env=False)  # a bare tabular stays one block
+    engine = _pdflatex()
+    (tmp_path / "t.tex").write_text(document(text, ("booktabs", "longtable")))
+    done = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
+    pages = re.search(r"Output written on t\.pdf \((\d+) pages?", done.stdout.replace("\n", ""))
+    assert pages and int(pages.group(1)) > 1  # it did break across pages

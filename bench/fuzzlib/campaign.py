@@ -106,7 +106,7 @@ class Outcome:
 
 def _section(result: dict) -> Optional[str]:
     status = result["status"]
-    if status in FAILURES:
+    if status in FAILURES or status == "torch_oom":
         return status
     if status == "netdsl" and result.get("span"):
         return "unlocated" if result["span"] == "unlocated" else "bad_span"
@@ -119,7 +119,7 @@ def _section(result: dict) -> Optional[str]:
 
 def tally(results: dict) -> tuple[dict, dict]:
     counts = {"ok": 0, "netdsl": 0, "unlocated": 0, "bad_span": 0, "other": 0, "hang": 0,
-              "mismatch": 0, "rejected_valid": 0, "disagrees": 0, "torch_checked": 0, "cpu": 0.0, "cpu_torch": 0.0}
+              "mismatch": 0, "torch_oom": 0, "rejected_valid": 0, "disagrees": 0, "torch_checked": 0, "cpu": 0.0, "cpu_torch": 0.0}
     groups: dict = {}
     for index in sorted(results):
         result = results[index]

@@ -83,16 +83,31 @@ def span_problem(err: NetdslError, source: str, filename: str) -> Optional[str]:
         return "unlocated"
     if span.file != filename and not str(span.file).endswith(filename):
         return None  # an imported or command-line location
-    lines = source.split("\n")  # the lexer counts "\n" only; "\r" and "\f" are blanks to it
+    lines = _as_editor_lines(source)
     if not 1 <= span.line <= len(lines) or span.column < 1:
         return "bad span"
-    text = lines[span.line - 1].rstrip("\r")
+    text = lines[span.line - 1]
     if span.column > len(text) + 2:
         return "bad span"
-    quoted = [q for q in err.format().splitlines() if q.startswith(f"{span.line:>4} | ")]
-    if quoted and quoted[0].split(" | ", 1)[1] != text.rstrip():
+    quoted = [q for q in err.format().split("\n") if q.startswith(f"{span.line:>4} | ")]
+    if quoted and not _same_line(quoted[0].split(" | ", 1)[1], text, isinstance(source, bytes)):
         return "bad span"  # the snippet quotes another line than the span's
     return None
+
+
+def _as_editor_lines(source: Union[str, bytes]) -> list[str]:
+    """Lines as an editor shows them: UTF-8 (bad bytes replaced), no byte-order
+    mark, and "\r\n", a lone "\r" and "\n" each end a line (as in Python)."""
+    if isinstance(source, bytes):
+        source = source.decode("utf-8", "replace")
+    source = source.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return source.split("\n")
+
+
+def _same_line(quoted: str, text: str, from_bytes: bool) -> bool:
+    """A line quoted from a file that is not valid UTF-8 stops at the first bad byte."""
+    quoted, text = quoted.rstrip(), text.rstrip()
+    return quoted == text or (from_bytes and "\ufffd" in text and text.startswith(quoted))
 
 
 # ------------------------------------------------------------------ stages

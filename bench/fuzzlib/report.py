@@ -10,6 +10,7 @@ SECTIONS = {
     "other": "other exceptions (bugs)",
     "hang": "hangs",
     "mismatch": "static vs torch mismatches",
+    "torch_oom": "torch ran out of memory on a program netdsl accepted (not a failure: read them)",
     "unlocated": "netdsl errors without a location",
     "bad_span": "netdsl errors located outside the file",
     "rejected_valid": "rejected programs the generator meant to be valid (check: generator or netdsl?)",
@@ -41,6 +42,7 @@ def counts_text(outcome: Outcome) -> list[str]:
         f"  other exceptions       {c['other']:>7}",
         f"  hangs                  {c['hang']:>7}",
         f"  mismatches             {c['mismatch']:>7}",
+        f"  torch out of memory    {c.get('torch_oom', 0):>7}   (static shapes not contradicted)",
     ]
 
 

@@ -68,20 +68,43 @@ def caption(summary: dict) -> str:
             rf"{depth}. RF: receptive field in pixels.")
 
 
+#: Above this many layer rows a table cannot fit one page: it becomes a ``longtable``.
+LONG_ROWS = 45
+
+
 def latex_table(summary: dict, float_env: bool = True) -> str:
     """A booktabs ``tabular`` of the summary rows and a totals row; inside a
-    ``table`` float with caption and label unless ``float_env`` is false."""
-    tabular = [r"  \begin{tabular}{lllrrr}", r"    \toprule",
-               "    " + " & ".join(HEADER) + r" \\", r"    \midrule",
-               *(_row(layer) for layer in summary["layers"]),
-               r"    \midrule", _total_row(summary), r"    \bottomrule", r"  \end{tabular}"]
+    ``table`` float with caption and label unless ``float_env`` is false.  A
+    table of more than ``LONG_ROWS`` rows is a ``longtable`` (needs
+    ``\\usepackage{longtable}``) that breaks across pages, header repeated."""
+    rows = [_row(layer) for layer in summary["layers"]]
+    head_row = ["    " + " & ".join(HEADER) + r" \\"]
+    total = [r"    \midrule", _total_row(summary), r"    \bottomrule"]
+    label = "".join(c if c.isalnum() else "-" for c in summary["network"])
+    if float_env and len(rows) > LONG_ROWS:
+        return "\n".join(_long_table(summary, label, head_row, rows, total)) + "\n"
+    tabular = [r"  \begin{tabular}{lllrrr}", r"    \toprule", *head_row, r"    \midrule",
+               *rows, *total, r"  \end{tabular}"]
     head = ["% netdsl summarize --format latex; needs \\usepackage{booktabs}"]
     if not float_env:
         return "\n".join(head + [line[2:] for line in tabular]) + "\n"
-    label = "".join(c if c.isalnum() else "-" for c in summary["network"])
     return "\n".join(head + [r"\begin{table}[htbp]", r"  \centering", r"  \small",
                              rf"  \caption{{{caption(summary)}}}", rf"  \label{{tab:{label}}}",
                              *tabular, r"\end{table}"]) + "\n"
+
+
+def _long_table(summary: dict, label: str, head_row: list, rows: list, total: list) -> list[str]:
+    """A ``longtable``: caption and header on the first page, the header again
+    (marked continued) on the next ones, the totals at the very end."""
+    return ["% netdsl summarize --format latex; needs \\usepackage{booktabs,longtable}",
+            r"{\small", r"\begin{longtable}{lllrrr}",
+            rf"  \caption{{{caption(summary)}}}\label{{tab:{label}}} \\", r"  \toprule", *head_row,
+            r"  \midrule", r"  \endfirsthead",
+            rf"  \multicolumn{{6}}{{l}}{{\emph{{Table \thetable\ continued}}}} \\", r"  \toprule",
+            *head_row, r"  \midrule", r"  \endhead",
+            r"  \midrule", rf"  \multicolumn{{6}}{{r}}{{\emph{{continued on the next page}}}} \\",
+            r"  \endfoot", r"  \endlastfoot", *rows, *total[:2], r"  \bottomrule",
+            r"\end{longtable}", "}"]
 
 
 def document(body: str, packages: tuple[str, ...] = ("booktabs",)) -> str:

@@ -24,6 +24,7 @@ from .style import (BOX_COLOUR, CATEGORY_COLOURS, CLUSTER_FILLS, FOLDED_CLUSTER_
                             input_label, merge_symbol, op_label)
 
 FORMATS = ("dot", "svg", "png", "pdf")
+DOT_SECONDS = 300  # layout time allowed to Graphviz (the zoo's largest takes a few seconds)
 INSTALL_HINT = ("install Graphviz: apt-get install graphviz (Debian/Ubuntu), brew install graphviz "
                 "(macOS), or conda install -c conda-forge graphviz; or write a .dot file instead")
 HIGHLIGHT_COLOUR = "#C0392B"
@@ -205,7 +206,13 @@ def dot_executable() -> str:
 def run_dot(dot_text: str, fmt: str, dpi: int = 144) -> bytes:
     """Lay out DOT text with ``dot`` into svg, png or pdf bytes (``dpi``: png only)."""
     args = [dot_executable(), f"-T{fmt}"] + ([f"-Gdpi={dpi}"] if fmt == "png" else [])
-    done = subprocess.run(args, input=dot_text.encode("utf-8"), capture_output=True, check=False)
+    try:
+        done = subprocess.run(args, input=dot_text.encode("utf-8"), capture_output=True, check=False,
+                              timeout=DOT_SECONDS)
+    except subprocess.TimeoutExpired:  # a huge graph from an untrusted file must not hang us
+        raise BackendError(f"dot took longer than {DOT_SECONDS} s to lay out the diagram",
+                           hint="draw less: --depth 1 folds blocks into one node each; or write "
+                                ".dot and lay it out yourself") from None
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip()
         raise BackendError(f"dot failed ({done.returncode}): {message}")
