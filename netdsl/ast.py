@@ -115,6 +115,7 @@ class Label:
 
     parts: list[Union[str, Expr]]
     span: Span
+    quoted: bool = False  # `"block1-0":` may hold '-'
 
 
 @dataclass
@@ -151,6 +152,7 @@ class Residual(Element):
     shortcut: Optional[list["Stmt"]] = None
     shortcut_if: Optional[Expr] = None
     shortcut_span: Optional[Span] = None
+    cond: Optional[Expr] = None  # `residual if cond { ... }`: add the input only when it holds
 
 
 @dataclass
@@ -207,6 +209,15 @@ class Output(Stmt):
 @dataclass
 class Expect(Stmt):
     expr: Expr
+
+
+@dataclass
+class ParamDecl(Stmt):
+    """``param NAME: [shape] init=... trainable=...``: a learned tensor."""
+
+    label: Label
+    shape: Expr
+    options: list[tuple[str, Expr, Span]]
 
 
 @dataclass

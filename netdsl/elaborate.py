@@ -18,9 +18,11 @@ from .analysis.shapes import infer_dtype, infer_shape
 from .errors import ArgumentError, Frame, NetdslError, ShapeError, Span, UnknownName, suggest
 from .expr import Evaluator, ShapeView
 from .ir import Graph
+from .ops.initializers import is_finite_number
 from .ops.registry import OpSpec, bind_args, get_op, op_names
 from .program import Program
 from .scopes import Scope, ScopeInfo, check_label
+from .shape_hints import residual_hint
 from .typecheck import bind_block_args
 from .workload import MAX_DEPTH, MAX_LEVELS, Workload
 
@@ -86,7 +88,11 @@ class _Elaborator:
                 raise ArgumentError("an output named 'out' clashes with the network's main output "
                                     "(the end of the chain, which is named 'out')", self.output_spans["out"],
                                     hint="rename this output, or make it the network's last statement")
-            g.graph["outputs"].insert(0, {"name": "out", "node": cur, "weight": 1.0})
+            g.graph["outputs"].insert(0, {"name": "out", "node": cur, "weight": 1.0, "aux": False})
+        if all(o["aux"] for o in g.graph["outputs"]):
+            raise ArgumentError("every output is auxiliary (aux=true): eval mode would return nothing",
+                                self.output_spans[g.graph["outputs"][0]["name"]],
+                                hint="the main output is the end of the chain or an output without aux=true")
 
     # ------------------------------------------------------------- statements
     def body(self, stmts: list[ast.Stmt], ctx: Ctx, cur: Optional[int]) -> Optional[int]:
@@ -137,9 +143,12 @@ class _Elaborator:
     def stmt_Output(self, stmt: ast.Output, ctx: Ctx, cur):
         self._network_only(stmt, ctx, "output")
         kwargs = {k: ctx.evaluator(self.graph, cur).eval(v) for k, v, _ in stmt.args.keywords}
-        unknown = set(kwargs) - {"weight"}
+        unknown = set(kwargs) - {"weight", "aux"}
         if unknown or stmt.args.positional:
-            raise ArgumentError("output takes only weight=<loss weight>", stmt.span)
+            raise ArgumentError("output takes only weight=<loss weight> and aux=<true|false>", stmt.span)
+        aux = kwargs.get("aux", False)
+        if not isinstance(aux, bool):
+            raise ArgumentError(f"output aux= must be true or false, got {aux!r}", stmt.span)
         node = self.stmt_Chain(stmt.chain, ctx, cur) if stmt.chain else cur
         self._require_value(node, stmt)
         if stmt.name in self.output_spans:
@@ -148,13 +157,29 @@ class _Elaborator:
                                 hint="each output needs its own name (an output inside a repeat is declared once per pass)")
         self.output_spans[stmt.name] = stmt.span
         ctx.values[stmt.name] = node
-        weight = float(kwargs.get("weight", 1.0))
-        self.graph.graph["outputs"].append({"name": stmt.name, "node": node, "weight": weight})
+        weight = _loss_weight(kwargs.get("weight", 1.0), stmt.span)
+        self.graph.graph["outputs"].append({"name": stmt.name, "node": node, "weight": weight, "aux": aux})
         return cur  # outputs are taps: the main chain goes on from where it was
 
     def stmt_Expect(self, stmt: ast.Expect, ctx: Ctx, cur):
         self._network_only(stmt, ctx, "expect")
         self.graph.graph["expects"].append({"expr": stmt.expr, "env": dict(ctx.env), "span": stmt.span})
+        return cur
+
+    def stmt_ParamDecl(self, stmt: ast.ParamDecl, ctx: Ctx, cur):
+        """A learned tensor: a named ``parameter`` node read by ``@name``; a tap,
+        like ``output``, so the chain goes on from where it was."""
+        self._require_value(cur, stmt)  # its batch comes from the value it is declared on
+        evaluator = ctx.evaluator(self.graph, cur)
+        keywords = {}
+        for key, expr, span in stmt.options:
+            if key in keywords:
+                raise ArgumentError(f"param option '{key}' given twice", span)
+            keywords[key] = evaluator.eval(expr)
+        shape = evaluator.eval(stmt.shape)
+        args = bind_args(get_op("parameter"), [shape], keywords)
+        name = self._label(stmt.label, ctx, cur)
+        ctx.values[name] = self._add_node("parameter", args, [cur], None, ctx, stmt.span, name=name)
         return cur
 
     def stmt_If(self, stmt: ast.If, ctx: Ctx, cur):
@@ -187,7 +212,7 @@ class _Elaborator:
     def _label(self, label: ast.Label, ctx: Ctx, cur) -> str:
         evaluator = ctx.evaluator(self.graph, cur)
         text = "".join(p if isinstance(p, str) else str(evaluator.eval(p)) for p in label.parts)
-        return check_label(text, label.span)
+        return check_label(text, label.span, label.quoted)
 
     def _scoped(self, label, ctx: Ctx, span, run, block=None, args=None):
         """Run ``run(ctx)`` in a new child scope if labelled, else in place."""
@@ -228,10 +253,17 @@ class _Elaborator:
 
         def run(c: Ctx):
             main = self.body(el.body, c, cur)
+            if el.cond is not None and not c.evaluator(self.graph, cur).eval(el.cond):
+                return main  # `residual if cond`: without the condition, just the body
             shortcut = cur
             if el.shortcut is not None and (el.shortcut_if is None or c.evaluator(self.graph, cur).eval(el.shortcut_if)):
                 shortcut = self.body(el.shortcut, c, cur)
-            return self._merge("add", {}, [main, shortcut], c, el.span)
+            try:
+                return self._merge("add", {}, [main, shortcut], c, el.span)
+            except ShapeError as err:
+                shapes = [self.graph.nodes[n]["shape"] for n in (main, shortcut)]
+                err.hint = err.hint or residual_hint(*shapes, el.shortcut is not None)
+                raise
         return self._scoped(label, ctx, el.span, run)
 
     def el_Dense(self, el: ast.Dense, ctx: Ctx, cur, label):
@@ -273,7 +305,7 @@ class _Elaborator:
         positional = [evaluator.eval(e) for e in el.args.positional]
         keywords = _keywords(el.args, evaluator)
         args = bind_args(spec, positional, keywords)
-        if spec.arity is None:
+        if spec.arity is None and (el.branches is not None or not spec.layer_on_branches):
             return self._merge_call(spec, args, el, ctx, cur, label)
         if el.branches is not None:
             raise ArgumentError(f"'{el.name}' takes no branches; only merging ops such as "
@@ -284,6 +316,9 @@ class _Elaborator:
         if el.branches is None:
             raise ArgumentError(f"'{spec.name}' merges branches: write {spec.name} {{ ... }} "
                                 "with one branch per line", el.span)
+        if spec.layer_on_branches:  # one module (attention) reading the branches; its label names it
+            outs = [self.statement(_as_branch(b), ctx, cur) for b in el.branches]
+            return self._add_node(spec.name, args, outs, None, ctx, el.span, name=label)
 
         def run(c: Ctx):
             outs = [self.statement(_as_branch(b), c, cur) for b in el.branches]
@@ -328,10 +363,14 @@ class _Elaborator:
         if prod(shape) > limits.current().tensor_elements:
             raise limits.exceeded("tensor_elements", f"{op} gives a tensor of {prod(shape):,} elements "
                                   f"{list(shape)}", span, suggested=prod(shape))
-        local = None if functional or op == "input" else ctx.scope.allocate(name, span)
+        if op == "parameter":  # an nn.Parameter, not a child module: it takes no position
+            local = ctx.scope.allocate_attribute(name, span)
+        else:
+            local = None if functional or op == "input" else ctx.scope.allocate(name, span)
         path = ".".join(ctx.scope.path + (local,)) if local is not None else None
         g.add_node(node, op=op, args=args, inputs=list(inputs), shape=tuple(shape),
-                   scope=ctx.scope.path, name=local, path=path, span=span, trace=ctx.trace, dtype=dtype)
+                   scope=ctx.scope.path, name=local, path=path, span=span, trace=ctx.trace, dtype=dtype,
+                   labelled=name is not None)  # a written name, numbers (`0:`) included
         for i in inputs:
             g.add_edge(i, node)
         return node
@@ -370,3 +409,10 @@ def _check_input(name: str, shape, dtype: str, stmt: ast.Input) -> None:
         guess = suggest(dtype, DTYPES)
         raise ArgumentError(f"unknown dtype '{dtype}'", stmt.span,
                             hint=f"did you mean '{guess}'?" if guess else f"dtypes: {', '.join(DTYPES)}")
+
+
+def _loss_weight(value, span) -> float:
+    """An output's loss weight: a finite number >= 0 (0 keeps the output out of the loss)."""
+    if isinstance(value, bool) or not is_finite_number(value) or value < 0:
+        raise ArgumentError(f"output weight= must be a finite number >= 0, got {value!r}", span)
+    return float(value)

@@ -76,6 +76,7 @@ def parse(text: str, filename: str = "<string>") -> ast.Module:
     """Parse one file's text into an AST module."""
     text = normalize_newlines(text)
     if len(text) > limits.current().file_bytes:
+        SourceRegistry.add(filename, text[:1000].split("\n", 1)[0])  # quote this file's first line
         raise limits.exceeded("file_bytes", f"{filename} has {len(text):,} characters",
                               Span(filename, 1, 1), suggested=len(text))
     SourceRegistry.add(filename, text)
@@ -207,7 +208,7 @@ class _ToAst(Transformer_NonRecursive):  # no recursion: deep input cannot overf
 
     def param(self, meta, children):
         *names, default = children
-        name, type_name = (names[0], None) if len(names) == 1 else (names[0][:-1], names[1])
+        name, type_name = (names[0], None) if len(names) == 1 else (self._plain_label(names[0]), names[1])
         return ast.Param(str(name), str(type_name) if type_name else None, default, self._s(meta))
 
     def body(self, meta, children):
@@ -222,7 +223,7 @@ class _ToAst(Transformer_NonRecursive):  # no recursion: deep input cannot overf
 
     def input_stmt(self, meta, children):
         label, shape, dtype = children
-        name = str(label)[:-1] if label else None
+        name = self._plain_label(label) if label else None
         return ast.Input(self._s(meta), name, shape, str(dtype) if dtype else None)
 
     def output_stmt(self, meta, children):
@@ -231,6 +232,14 @@ class _ToAst(Transformer_NonRecursive):  # no recursion: deep input cannot overf
 
     def expect_stmt(self, meta, children):
         return ast.Expect(self._s(meta), children[0])
+
+    def param_stmt(self, meta, children):
+        label, shape, *options = children
+        return ast.ParamDecl(self._s(meta), self._label(label), shape, options)
+
+    def param_option(self, meta, children):
+        name, value = children
+        return (str(name), value, _tok_span(name, self.file))
 
     def if_stmt(self, meta, children):
         cond, body, *rest = children
@@ -247,16 +256,26 @@ class _ToAst(Transformer_NonRecursive):  # no recursion: deep input cannot overf
         label = self._label(label_tok) if label_tok is not None else None
         return ast.Item(label, element, self._s(meta))
 
+    def _plain_label(self, tok: Token) -> str:
+        """The name of ``name:`` where only an identifier may stand (inputs, parameters)."""
+        text = str(tok)[:-1]
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+            raise ParseError(f"{text} cannot name this: a name here is letters, digits and _",
+                             _tok_span(tok, self.file))
+        return text
+
     def _label(self, tok: Token) -> ast.Label:
         text, parts = str(tok)[:-1], []
+        quoted = text.startswith('"')
+        text = text[1:-1] if quoted else text
         for match in re.finditer(r"\{([^{}]*)\}|[^{}]+", text):
             if match.group(1) is None:
                 parts.append(match.group(0))
             else:
-                col = tok.column + match.start(1)
+                col = tok.column + match.start(1) + quoted
                 parts.append(parse_expr(match.group(1), self.file, tok.line, col))
         span = Span(self.file, tok.line, tok.column, tok.line, tok.column + len(text))
-        return ast.Label(parts, span)
+        return ast.Label(parts, span, quoted)
 
     def call(self, meta, children):
         name, args, body = children
@@ -274,11 +293,14 @@ class _ToAst(Transformer_NonRecursive):  # no recursion: deep input cannot overf
         return ast.Repeat(self._s(meta), count, str(var) if var else None, body)
 
     def residual(self, meta, children):
-        args, body, shortcut = children
-        node = ast.Residual(self._s(meta), args or ast.Args(), body)
+        args, cond, body, shortcut = children
+        node = ast.Residual(self._s(meta), args or ast.Args(), body, cond=cond)
         if shortcut is not None:
             node.shortcut_if, node.shortcut, node.shortcut_span = shortcut
         return node
+
+    def residual_if(self, meta, children):
+        return children[0]
 
     def shortcut(self, meta, children):
         cond, body = children

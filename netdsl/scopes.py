@@ -15,6 +15,8 @@ from typing import Any, Optional
 from .errors import ArgumentError, Span
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_INDEX = re.compile(r"^(0|[1-9][0-9]{0,8})$")  # a position: no leading zeros, as torch numbers them
+_QUOTED = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")
 
 #: Attributes every torch ``nn.Module`` has: a child module cannot take these
 #: names (``add_module`` refuses them), so a label must not either.
@@ -42,10 +44,14 @@ class ScopeInfo:
     children: list[str] = field(default_factory=list)
 
 
-def check_label(label: str, span: Optional[Span]) -> str:
-    """A label must be an identifier that a torch module can take as a child name."""
-    if not _IDENT.fullmatch(label):
-        raise ArgumentError(f"'{label}' is not a valid name (letters, digits and _ only)", span)
+def check_label(label: str, span: Optional[Span], quoted: bool = False) -> str:
+    """A label must be a name a torch module can take as a child name: an
+    identifier, a number (``0:``, as nn.Sequential's children), or a quoted
+    name of letters, digits, ``_`` and ``-`` (torchvision's ``"block1-0"``)."""
+    pattern = _QUOTED if quoted else _IDENT
+    if not pattern.fullmatch(label) and not _INDEX.fullmatch(label):
+        allowed = "letters, digits, _ and -" if quoted else "letters, digits and _; quote other names"
+        raise ArgumentError(f"'{label}' is not a valid name ({allowed})", span)
     if label in MODULE_ATTRIBUTES or label.startswith("_"):
         raise ArgumentError(f"'{label}' cannot name a layer: torch modules use that name "
                             "themselves", span, hint=f"call it e.g. '{label.strip('_')}_layer'")
@@ -77,6 +83,18 @@ class Scope:
         self.spans[name] = span
         self.info.children.append(name)
         return name
+
+    def allocate_attribute(self, name: Optional[str], span: Optional[Span]) -> str:
+        """The name of a learned tensor: its label, without using up a position
+        (an ``nn.Parameter`` is no child module)."""
+        if name is None:
+            raise ArgumentError("a learned tensor needs a name: `param NAME: [shape]` "
+                                "or `NAME: parameter([shape])`", span)
+        position = self.position
+        try:
+            return self.allocate(name, span)
+        finally:
+            self.position = position
 
     def child(self, label: Optional[str], span: Optional[Span], block: Optional[str] = None,
               args: Optional[dict] = None) -> "Scope":

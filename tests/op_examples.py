@@ -77,6 +77,7 @@ EXAMPLES: dict[str, list[Example]] = {
         ex("conv_transpose(4, 3, stride=2, padding=1, output_padding=1, bias=false)"),
         ex("conv_transpose(6, 4, stride=2, padding=1, groups=3)", (3, 7)),
         ex("deconv(2, 3, dilation=2)", (2, 3, 4, 4)),
+        ex("deconv(2, 3, dilation=2, padding=1)", (2, 7, 8)),  # 2-d: a unit's whole field fits
     ],
     "dwconv": [
         ex("dwconv(3, padding=1)"),
@@ -111,6 +112,8 @@ EXAMPLES: dict[str, list[Example]] = {
                      ex("instancenorm", (3, 2)), ex("instancenorm", (3, 1, 1, 2))],  # 2 positions suffice
     "groupnorm": [ex("groupnorm(3)", (6, 5, 5)), ex("groupnorm(2, affine=false, eps=0.001)", (4, 8)),
                   ex("gn(1)", (4,))],
+    "layernorm2d": [ex("layernorm2d", (4, 5, 5)), ex("layernorm2d(eps=0.000001, bias=false)"),
+                    ex("layernorm2d(elementwise_affine=false)", (2, 3, 3))],
     "lrn": [ex("lrn(5, alpha=0.0001, beta=0.75, k=2.0)", (8, 5, 5)), ex("lrn(2)", (4, 6)),
             ex("lrn(3, k=2)", (4, 2, 3, 3))],
     # ------------------------------------------------------------ activations
@@ -174,9 +177,26 @@ EXAMPLES: dict[str, list[Example]] = {
                merge("matmul", (2, 1, 3, 4), (3, 4, 2)), merge("matmul", (4,), (4, 5)),
                merge("matmul", (3, 4), (4,)), merge("matmul", (3, 4, 5), (5,)),
                tokens("matmul { @x0\n @x1 }", (3, 4), (4, 2))],
+    # ------------------------------------------------------------ attention
+    "multihead_attention": [
+        ex("multihead_attention(8, 2)", (5, 8)), ex("mha(8, 4, bias=false, causal=true)", (6, 8)),
+        merge("multihead_attention(8, 2, dropout=0.1)", (5, 8), (7, 8)),  # cross: packed in_proj
+        merge("multihead_attention(8, 2)", (5, 8), (7, 6)),  # memory of another width: kdim = vdim = 6
+        merge("mha(8, 1, causal=true)", (4, 8), (6, 3), (6, 5)),  # query, key, value
+    ],
+    "sdpa": [merge("sdpa", (2, 5, 4), (2, 7, 4), (2, 7, 3)), merge("sdpa(causal=true)", (6, 4), (6, 4), (6, 4)),
+             merge("scaled_dot_product_attention(scale=0.5)", (3, 2, 5, 4), (3, 2, 7, 4), (3, 2, 7, 6))],
     # ------------------------------------------------------------ shape
     "identity": [ex("identity"), tokens("identity", (4,))],
     "flatten": [ex("flatten"), ex("flatten(start=1)", (2, 3, 4)), ex("flatten(0, 1)", (2, 3, 4))],
+    "parameter": [
+        # declared with `param` and merged: what networks do with one (a bare one as the
+        # network's output trips FlopCounterMode's module tracker under no_grad)
+        ex("mul { @x0\n @p }", prelude="param p: [3, 1, 1] init=normal()"),
+        ex("add { @x0\n @p }", (4, 8), prelude="param p: [1, 4, 8] init=normal(std=0.02)"),
+        ex("mul { @p\n @x0 }", (4, 8), prelude="param p: [1, 1, 8] init=constant(0.5) trainable=false"),
+        ex("mul { @x0\n p: parameter([8], init=uniform()) }", (4, 8)),
+    ],
     "reshape": [ex("reshape((27, 9))"), ex("reshape((-1,))"), ex("view((3, 3, 3, -1))"),
                 tokens("reshape((2, 3))", (6,))],
     "permute": [ex("permute((1, 2, 0))"), ex("permute((1, 0))", (4, 6)), ex("permute((0, 2, 1))", (3, 4, 5))],
@@ -191,13 +211,16 @@ EXAMPLES: dict[str, list[Example]] = {
                  ex("upsample(scale_factor=1.5, mode=\"bicubic\", align_corners=true)"),
                  ex("upsample(scale_factor=2, mode=\"linear\")", (3, 7)),
                  ex("interpolate(size=6, mode=\"trilinear\", align_corners=false)", (2, 3, 4, 4)),
-                 ex("upsample(scale_factor=(2, 3))", (2, 4, 4))],
+                 ex("upsample(scale_factor=(2, 3))", (2, 4, 4)),
+                 ex("upsample(size=(2, 3), mode=\"bilinear\", align_corners=true)", (2, 5, 5))],
     # ------------------------------------------------------------ dropout
     "dropout": [ex("dropout(0.3)"), inplace("dropout(p=0, inplace=true)", (7,))],
     "dropout1d": [ex("dropout1d(0.2)", (3, 8)), ex("dropout1d(p=1)", (3, 8))],
     "dropout2d": [ex("dropout2d"), inplace("dropout2d(0.1, inplace=true)")],
     "dropout3d": [ex("dropout3d", (2, 3, 4, 4)), ex("dropout3d(0.25)", (2, 3, 4, 4))],
     "alpha_dropout": [ex("alpha_dropout(0.1)"), ex("alpha_dropout", (10,))],
+    "stochastic_depth": [ex("stochastic_depth(0.2)"), ex("stochastic_depth(0.5, mode=\"batch\")", (6,)),
+                         ex("stochastic_depth(p=1)", (4, 3)), ex("stochastic_depth(0)", (5,))],
 }
 
 

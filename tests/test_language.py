@@ -105,7 +105,13 @@ def test_squeeze_excitation_mul_broadcasts(net_from):
   mul { identity
         { adaptive_avgpool(1) conv(2, 1) relu conv(8, 1) sigmoid } } }""")
     assert net.output_shapes["out"] == (8, 4, 4)
-    forward(net)
+    model, y = forward(net)
+    x = torch.randn(2, 8, 4, 4)
+    squeeze, excite = model.get_submodule("2"), model.get_submodule("4")  # the branch, by hand
+    with torch.no_grad():
+        want = x * torch.sigmoid(excite(torch.relu(squeeze(x.mean((2, 3), keepdim=True)))))
+        assert torch.allclose(model(x), want, atol=1e-6)
+    assert y.shape == (2, 8, 4, 4)
 
 
 def test_named_values_make_a_unet_dag(net_from):
@@ -124,11 +130,13 @@ def test_named_values_make_a_unet_dag(net_from):
 def test_several_outputs_with_loss_weights(net_from):
     net = net_from("""network n { input [3, 8, 8]
   body: conv(4, 3, padding=1)
-  output aux(weight=0.3) = aux_head: { adaptive_avgpool(1) flatten linear(5) }
+  output aux(weight=0.3, aux=true) = aux_head: { adaptive_avgpool(1) flatten linear(5) }
   flatten
   fc: linear(7) }""")
     assert [(o["name"], o["weight"]) for o in net.outputs] == [("out", 1.0), ("aux", 0.3)]
-    model, (main, aux) = forward(net)
+    model, main = forward(net)  # eval mode: the main output alone
+    with torch.no_grad():
+        _, aux = model.train()(torch.randn(2, 3, 8, 8))
     assert main.shape == (2, 7) and aux.shape == (2, 5)
     assert model.output_names == ["out", "aux"]
 

@@ -30,25 +30,17 @@ ACCEPTED_CASES = [pytest.param(example, id=f"{op}:{example.call}:{list(example.i
 REFUSED_CASES = [pytest.param(kind, case, id=f"{kind}: {case.example.call} {list(case.example.inputs)} "
                                              f"{case.example.dtype}")
                  for kind, cases in REFUSED.items() for case in cases]
-DTYPE_CLASS = "input dtype the op cannot compute on"
 
 
-def _dtypes_propagate() -> bool:
-    """Whether elaboration gives every node a dtype (netdsl/elaborate.py calls infer_dtype)."""
+def test_elaboration_gives_every_node_a_dtype():
+    """The dtype refusals below rely on it (netdsl/elaborate.py calls infer_dtype)."""
     net = netdsl.parse("network n {\n input [3] int64\n identity\n}")
-    return all(data.get("dtype") for data in net.nodes())
-
-
-DTYPES_PROPAGATE = _dtypes_propagate()
-NO_DTYPES = "elaborate.py does not yet call analysis.shapes.infer_dtype for each node"
-needs_dtypes = pytest.mark.skipif(not DTYPES_PROPAGATE, reason=NO_DTYPES)
+    assert [data.get("dtype") for data in net.nodes()] == ["int64", "int64"]
 
 
 # ------------------------------------------------------------ refused calls
 @pytest.mark.parametrize("kind, case", REFUSED_CASES)
 def test_netdsl_refuses_with_a_located_error(kind, case):
-    if kind == DTYPE_CLASS and not DTYPES_PROPAGATE:
-        pytest.skip(NO_DTYPES)
     with pytest.raises(NetdslError) as info:
         netdsl.parse(case.example.source(), filename="refused.net")
     err = info.value
@@ -250,10 +242,44 @@ def test_every_dtype_netdsl_accepts_runs_in_torch(example):
         assert str(out.dtype).removeprefix("torch.") == ours, dtype
 
 
-@needs_dtypes
 def test_dtypes_flow_through_a_chain_and_the_model_agrees():
     net = netdsl.parse("network n {\n input ids: [6] int64\n reshape((2, 3))\n embedding(10, 4)\n"
                        " linear(3)\n}")
     assert [data["dtype"] for data in net.nodes()] == ["int64", "int64", "float32", "float32"]
     out = net.to_torch()(torch.randint(0, 10, (2, 6)))
     assert out.dtype == torch.float32 and tuple(out.shape) == (2, *net.output_shapes["out"])
+
+
+@pytest.mark.parametrize("gain, accepted", [(9.0e37, True), (1.0e38, False)])
+def test_xavier_gain_bound_sits_where_torchs_interval_stops_being_a_float32(gain, accepted):
+    """netdsl's bound, float32 max / (2·√3), keeps uniform_'s interval (±gain·√3 at most) a float32:
+    just inside it torch draws finite weights, just outside netdsl refuses."""
+    source = Example(f"linear(4, init=xavier_uniform(gain={gain}))", ((1,),)).source()
+    if not accepted:
+        with pytest.raises(NetdslError, match="'gain' must be a finite number from 0"):
+            netdsl.parse(source)
+        return
+    weight = netdsl.parse(source).to_torch().state_dict()["0.weight"]
+    assert torch.isfinite(weight).all() and weight.abs().max() > 1e36
+
+
+@pytest.mark.parametrize("dim, accepted", [(-3, True), (-4, False), (2, True), (3, False)])
+def test_softmax_dims_exclude_the_batch(dim, accepted):
+    """On [3, 4, 5], netdsl dims -3..2 are torch's -3..-1 and 1..3 on the batched tensor;
+    -4 would be the batch dim and 3 is past the end: refused."""
+    source = Example(f"softmax(dim={dim})", ((3, 4, 5),)).source()
+    if not accepted:
+        with pytest.raises(ShapeError, match=f"dim {dim} out of range"):
+            netdsl.parse(source)
+        return
+    x = torch.randn(2, 3, 4, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(netdsl.parse(source).to_torch()(x), torch.softmax(x, dim if dim < 0 else dim + 1))
+
+
+@pytest.mark.parametrize("call, hinted", [("softplus(beta=1e300)", True), ("leaky_relu(-3.5e38)", True),
+                                          ("softplus(beta=\"x\")", False)])
+def test_numbers_past_float32_get_a_hint(call, hinted):
+    with pytest.raises(ArgumentError) as info:
+        netdsl.parse(Example(call).source())
+    assert ("torch holds numbers as float32" in (info.value.hint or "")) == hinted

@@ -9,8 +9,10 @@ training-mode forward.  Whatever torch raises is the verdict.
 from __future__ import annotations
 
 import importlib
+from contextlib import contextmanager
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from netdsl.errors import NetdslError
 from netdsl.expr import Evaluator
@@ -99,3 +101,17 @@ def torch_refuses(example) -> bool:
     size (the batch dim broadcast against another dim mixes samples)."""
     seen = {outcome(example, batch) for batch in BATCH_SIZES}
     return seen == {RAISED} or len(seen) > 1
+
+
+@contextmanager
+def countable_attention():
+    """Attention as FlopCounterMode and autograd's saved tensors can see it: the
+    math SDPA backend (the fused CPU kernel counts 0 and keeps less) and no
+    nn.MultiheadAttention fast path (one native call, counted 0)."""
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)

@@ -23,13 +23,13 @@ grow without bound and make every later step slower; they saturate at
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from fractions import Fraction
-from math import ceil, floor
+from math import ceil, floor, lcm
 from typing import Optional, Union
 
-from ..ops.registry import GLOBAL, NO_FIELD, AxisRF, get_op
+from ..ops.registry import GLOBAL, NO_FIELD, AxisRF, Permuted, get_op
 
 Number = Union[int, Fraction]
 CAP = 1 << 64  # pixels: larger than any axis a tensor can have
@@ -44,6 +44,17 @@ class ReceptiveField:
     padding: tuple[Number, ...]
     misaligned: bool = False
     saturated: bool = False  # some value reached CAP: the true one is at least as large
+    dims: tuple[int, ...] = ()  # tensor dim of each axis after a permute; () = channels first (1..n)
+    spread: tuple[tuple[int, int], ...] = ()  # (fewest, most) pixels per axis over output positions
+
+    @property
+    def position_dependent(self) -> bool:
+        """Whether units see windows of different sizes (after upsampling: U-Net)."""
+        return any(lo != hi for lo, hi in self.spread)
+
+    @property
+    def axis_dims(self) -> tuple[int, ...]:
+        return self.dims or tuple(range(1, len(self.size) + 1))
 
     @cached_property
     def integral(self) -> bool:
@@ -60,6 +71,8 @@ class ReceptiveField:
     @cached_property
     def pixels(self) -> tuple[int, ...]:
         """Whole input pixels in the widest window, per axis."""
+        if self.spread:
+            return tuple(hi for _, hi in self.spread)
         if self.integral:
             return self.size
         return tuple(_widest(r, s, p) for r, s, p in zip(self.size, self.stride, self.padding))
@@ -80,12 +93,15 @@ def identity_field(axes: int) -> Optional[ReceptiveField]:
 def receptive_fields(graph) -> None:
     """Write ``rf`` (ReceptiveField, GLOBAL or None) on every node."""
     nodes = graph.nodes
-    for _, data in nodes(data=True):
+    for node, data in nodes(data=True):
         if data["op"] == "input":
             data["rf"] = identity_field(len(data["shape"]) - 1)
             continue
         inputs = [nodes[i] for i in data["inputs"]]
-        data["rf"] = node_field(data, inputs)
+        field = node_field(data, inputs)
+        if isinstance(field, ReceptiveField) and not field.integral:
+            field = replace(field, spread=_spread(graph, node, field))
+        data["rf"] = field
 
 
 def node_field(data: dict, inputs: list[dict]) -> Field:
@@ -93,25 +109,50 @@ def node_field(data: dict, inputs: list[dict]) -> Field:
     fields = [d["rf"] for d in inputs]
     if GLOBAL in fields:
         return GLOBAL
-    rule = layer_rule(data, inputs)
+    joined = fields[0] if len(fields) == 1 else join(fields)
+    rule = layer_rule(data, inputs, joined)
     if rule == GLOBAL:
         return GLOBAL
-    if rule == NO_FIELD:  # positions stop matching the input's (permute, spatial concat)
+    if rule == NO_FIELD:  # positions stop matching the input's (reshape, spatial concat)
         return None
-    joined = fields[0] if len(fields) == 1 else join(fields)
     if joined is None or joined == GLOBAL:
         return joined
+    if isinstance(rule, Permuted):
+        moved = tuple(rule.order.index(d) for d in joined.axis_dims)
+        canonical = moved == tuple(range(1, len(moved) + 1))
+        return replace(joined, dims=() if canonical else moved, spread=())
     if rule is None:  # pointwise, unless the op reshapes the spatial axes away
-        return joined if len(data["shape"]) - 1 == len(joined.size) else None
+        same_rank = len(data["shape"]) == len(inputs[0]["shape"]) if joined.dims else \
+            len(data["shape"]) - 1 == len(joined.size)
+        return replace(joined, spread=()) if same_rank else None
     if len(rule) != len(joined.size):
         return None
     return through(joined, rule)
 
 
-def layer_rule(data: dict, inputs: list[dict]):
-    """The op's per-axis geometry (``AxisRF`` list), GLOBAL, NO_FIELD, or None (pointwise)."""
+def layer_rule(data: dict, inputs: list[dict], joined: Field = None):
+    """What the op does to its input's field ``joined``: per-axis geometry (``AxisRF``
+    list), GLOBAL, NO_FIELD, Permuted, or None (pointwise)."""
     spec = get_op(data["op"])
-    return spec.rf(data["args"], [d["shape"] for d in inputs]) if spec.rf else None
+    shapes = [d["shape"] for d in inputs]
+    if spec.mixes is not None and isinstance(joined, ReceptiveField):
+        return _mixing(spec.mixes(data["args"], shapes), shapes[0], joined)
+    if isinstance(joined, ReceptiveField) and joined.dims and spec.rf is not None:
+        rule = spec.rf(data["args"], shapes)  # its geometry assumes channels first
+        return rule if rule in (GLOBAL, NO_FIELD) or isinstance(rule, Permuted) else NO_FIELD
+    return spec.rf(data["args"], shapes) if spec.rf else None
+
+
+def _mixing(mixed: tuple[int, ...], shape, field: ReceptiveField):
+    """An op that mixes whole dims (linear, layernorm, softmax): a window as wide as
+    each mixed spatial axis, pointwise along the others (channels-last linear)."""
+    axes = field.axis_dims
+    hit = [d in mixed for d in axes]
+    if all(hit):
+        return GLOBAL
+    if not any(hit):
+        return None
+    return [AxisRF(2 * shape[d] - 1, 1, shape[d] - 1) if h else AxisRF() for d, h in zip(axes, hit)]
 
 
 def through(field: ReceptiveField, rule: list[AxisRF]) -> ReceptiveField:
@@ -122,16 +163,16 @@ def through(field: ReceptiveField, rule: list[AxisRF]) -> ReceptiveField:
         size.append(r + d * (k - 1) * s)
         stride.append(ls * s)
         padding.append(p + lp * s)
-    return _bounded(size, stride, padding, field.misaligned, field.saturated)
+    return _bounded(size, stride, padding, field.misaligned, field.saturated, field.dims)
 
 
-def _bounded(size, stride, padding, misaligned: bool, saturated: bool) -> ReceptiveField:
+def _bounded(size, stride, padding, misaligned: bool, saturated: bool, dims=()) -> ReceptiveField:
     """A field whose values are clipped to ±CAP (``saturated`` once any was)."""
     values = (size, stride, padding)
     if any(abs(v) > CAP for axis in values for v in axis):
         values = [[max(-CAP, min(CAP, v)) for v in axis] for axis in values]
         saturated = True
-    return ReceptiveField(*(tuple(axis) for axis in values), misaligned, saturated)
+    return ReceptiveField(*(tuple(axis) for axis in values), misaligned, saturated, tuple(dims))
 
 
 def _half_or_whole(value: Fraction) -> Union[int, float]:
@@ -144,8 +185,8 @@ def join(fields: list[Field]) -> Field:
     first = fields[0]
     if all(f == first for f in fields[1:]):
         return first
-    if any(f is None for f in fields) or len({len(f.size) for f in fields}) != 1:
-        return GLOBAL  # a flat or differently shaped input mixes unaligned positions
+    if any(f is None for f in fields) or len({(len(f.size), f.dims) for f in fields}) != 1:
+        return GLOBAL  # a flat, differently shaped or permuted input mixes unaligned positions
     axes = range(len(first.size))
     start = [min(-f.padding[a] for f in fields) for a in axes]
     end = [max(f.size[a] - 1 - f.padding[a] for f in fields) for a in axes]
@@ -154,7 +195,8 @@ def join(fields: list[Field]) -> Field:
     exactness = int if all(f.integral for f in fields) else Fraction  # a fractional path stays visible
     return _bounded([exactness(e - s + 1) for s, e in zip(start, end)],
                     [exactness(max(f.stride[a] for f in fields)) for a in axes],
-                    [exactness(-s) for s in start], misaligned, any(f.saturated for f in fields))
+                    [exactness(-s) for s in start], misaligned, any(f.saturated for f in fields),
+                    first.dims)
 
 
 def exact(value) -> Number:
@@ -203,13 +245,53 @@ def centre_field(graph, node: int) -> ReceptiveField:
     field = graph.nodes[node]["rf"]
     if field.integral:
         return field
-    unit = [(m - 1) // 2 for m in graph.nodes[node]["shape"][1:]]
+    unit = _centre_unit(graph, node, field)
     box = _input_box(graph, node, [(u, u) for u in unit], graph.graph["inputs"][0]["node"])
     if box is None:  # the feature map is computed from another input only
         return None
     size = tuple(hi - lo + 1 for lo, hi in box)
     padding = tuple(u * s - lo for u, s, (lo, _) in zip(unit, field.stride, box))
-    return ReceptiveField(size, field.stride, padding, field.misaligned, field.saturated)
+    return ReceptiveField(size, field.stride, padding, field.misaligned, field.saturated,
+                          field.dims, field.spread)
+
+
+def _period(graph, node: int, field: ReceptiveField) -> int:
+    """Units after which the windows repeat: each coarser grid upstream rounds unit
+    positions with its own phase (an encoder at stride 8 under a decoder at stride 2: 4)."""
+    period, stack, seen = 1, [node], {node}
+    while stack:
+        for source in graph.nodes[stack.pop()]["inputs"]:
+            if source not in seen:
+                seen.add(source)
+                stack.append(source)
+    for ancestor in seen - {node}:
+        upstream = graph.nodes[ancestor].get("rf")
+        if isinstance(upstream, ReceptiveField) and len(upstream.stride) == len(field.stride):
+            for mine, theirs in zip(field.stride, upstream.stride):
+                if theirs:
+                    period = lcm(period, (Fraction(mine) / Fraction(theirs)).denominator)
+                if period >= 64:
+                    return period
+    return period
+
+
+def _centre_unit(graph, node: int, field: ReceptiveField) -> list[int]:
+    shape = graph.nodes[node]["shape"]
+    return [(shape[d] - 1) // 2 for d in field.axis_dims]
+
+
+def _spread(graph, node: int, field: ReceptiveField) -> tuple[tuple[int, int], ...]:
+    """(fewest, most) whole pixels per axis over the units of one period of the output
+    grid around the centre, each carried back exactly (sizes repeat with that period)."""
+    period = min(_period(graph, node, field), 64)
+    centre = _centre_unit(graph, node, field)
+    sizes = []
+    for shift in range(period):
+        box = _input_box(graph, node, [(u + shift, u + shift) for u in centre], graph.graph["inputs"][0]["node"])
+        if box is None:  # computed from another input only: keep the composed estimate
+            return ()
+        sizes.append([hi - lo + 1 for lo, hi in box])
+    return tuple((min(axis), max(axis)) for axis in zip(*sizes))
 
 
 def _input_box(graph, node: int, box: list, source: int) -> Optional[list[tuple[int, int]]]:
@@ -222,8 +304,10 @@ def _input_box(graph, node: int, box: list, source: int) -> Optional[list[tuple[
             continue
         data = nodes[current]
         inputs = [nodes[i] for i in data["inputs"]]
-        rule = layer_rule(data, inputs)
-        before = box if rule is None else [_back(lo, hi, axis) for (lo, hi), axis in zip(box, rule)]
+        fields = [d["rf"] for d in inputs]
+        rule = layer_rule(data, inputs, fields[0] if len(fields) == 1 else join(fields))
+        keeps = rule is None or isinstance(rule, Permuted)  # axes move, their positions do not
+        before = box if keeps else [_back(lo, hi, axis) for (lo, hi), axis in zip(box, rule)]
         for i in data["inputs"]:
             seen = boxes.get(i)
             boxes[i] = before if seen is None else [(min(a, c), max(b, d))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from math import prod
 from typing import Callable
 
+from ..ops.attention import sdpa_geometry
 from ..ops.conv import conv_geometry, explicit_padding
 
 INDEX_BYTES = 8
@@ -138,6 +139,40 @@ def _padding_copy(node, data, ins, width) -> Saved:
     return Saved(data["inputs"][:1]) if mode in ("reflect", "replicate") else Saved()
 
 
+def _attention(node, data, ins, width) -> Saved:
+    """nn.MultiheadAttention with the math SDPA backend: copies of its inputs made by
+    the batch-first transposes (one per projection, shared when projections are packed),
+    the stored value projection (the packed q, k, v or k, v storage), the scaled
+    queries and keys, the attention matrix, the heads' output; with dropout, the
+    dropped matrix and its mask.  Flash kernels keep less (no attention matrix)."""
+    args, (t, e) = data["args"], ins[0]
+    s, kdim, vdim = (ins[1][0], ins[1][1], ins[-1][1]) if len(ins) > 1 else (t, e, e)
+    packed = kdim == vdim == e and len(ins) < 3
+    if len(ins) == 1:
+        copies, stored = t * e, 3 * t * e
+    elif packed:
+        copies, stored = t * e + s * e, 2 * s * e
+    else:
+        copies, stored = t * e + s * kdim + s * vdim, s * e
+    matrix = args["num_heads"] * t * s
+    dropped = 2 * matrix if args["dropout"] > 0 else 0
+    return Saved(per_sample=(copies + stored + t * e + s * e + matrix + dropped + t * e) * width)
+
+
+def _sdpa(node, data, ins, width) -> Saved:
+    """The math backend keeps the values, the scaled queries and keys, and the
+    attention matrix."""
+    lead, t, s, _, _ = sdpa_geometry(ins)
+    return Saved(data["inputs"][2:3], per_sample=(prod(ins[0]) + prod(ins[1]) + prod(lead) * t * s) * width)
+
+
+def _stochastic_depth(node, data, ins, width) -> Saved:
+    """The scaled keep-mask: one value per sample (row) or per batch; none when p = 0."""
+    if data["args"]["p"] == 0:
+        return Saved()
+    return Saved(per_sample=width) if data["args"]["mode"] == "row" else Saved(fixed=width)
+
+
 RULES: dict[str, Rule] = {
     **dict.fromkeys(("conv", "conv1d", "conv2d", "conv3d", "dwconv"), _convolution),
     **dict.fromkeys(("conv_transpose", "linear", "embedding", "prelu"), _weighted),
@@ -160,12 +195,18 @@ RULES: dict[str, Rule] = {
     "alpha_dropout": _dropout_mask(per_channel=False),
     **dict.fromkeys(("dropout1d", "dropout2d", "dropout3d"), _dropout_mask(per_channel=True)),
     "lrn": _lrn,
+    "layernorm2d": _sample_stats(lambda d: prod(d["shape"][1:])),
+    "multihead_attention": _attention,
+    "sdpa": _sdpa,
+    "stochastic_depth": _stochastic_depth,
     **dict.fromkeys(("lstm", "gru", "rnn"), _recurrent),
     "pad": _padding_copy,
+    "parameter": _nothing,  # expand_batch(weight, x) is a view of the weight; x is only its shape
 }
 
 #: Rules that torch matches exactly on CPU (the rest are documented approximations).
-APPROXIMATE = frozenset({"lrn", "lstm", "gru", "rnn", "sepconv", "instancenorm", "matmul"})
+APPROXIMATE = frozenset({"lrn", "lstm", "gru", "rnn", "sepconv", "instancenorm", "matmul",
+                         "multihead_attention", "sdpa"})  # exact with the math SDPA backend
 
 
 #: Ops that keep their output on some device although RULES (measured on CPU) say
@@ -184,10 +225,16 @@ def keeps_output(node: int, data: dict) -> bool:
     return node in rule(node, data, [], 0).values
 
 
-def saved_by(node: int, data: dict, ins: list, width: int, device: str = "cuda") -> Saved:
+def saved_by(node: int, data: dict, ins: list, width: int, device: str = "cuda",
+             needs_grad: Callable[[int], bool] = lambda value: True) -> Saved:
     """What autograd keeps for ``node`` (inputs of shapes ``ins``, activations
-    ``width`` bytes wide) when its output needs a gradient."""
+    ``width`` bytes wide) when its output needs a gradient; ``needs_grad`` says
+    which input values need one."""
     saved = RULES.get(data["op"], _input)(node, data, ins, width)
+    if data["op"] == "mul":  # a product keeps each factor only for the other factor's gradient
+        factors = data["inputs"]
+        saved.values = [v for k, v in enumerate(factors)
+                        if any(needs_grad(o) for j, o in enumerate(factors) if j != k)]
     if data["op"] == "dropout" and device in FUSED_MASK_BYTES:
         saved.per_sample = saved.per_sample // width * FUSED_MASK_BYTES[device]
     return saved

@@ -58,11 +58,15 @@ def record_forward(graph, batch: int, width: int, device: str = "cuda",
         if data["op"] == "input":
             record.needs_grad[node] = inputs_require_grad and data.get("dtype") in FLOAT_DTYPES
             continue
-        needs = data["trainable_params"] > 0 or any(record.needs_grad[i] for i in data["inputs"])
+        reads = data["inputs"] if data["op"] != "parameter" else ()  # its input gives only the batch size
+        needs = data["trainable_params"] > 0 or any(record.needs_grad[i] for i in reads)
         record.needs_grad[node] = needs
         if needs:
-            saved = saved_by(node, data, [nodes[i]["shape"] for i in data["inputs"]], width, device)
+            saved = saved_by(node, data, [nodes[i]["shape"] for i in data["inputs"]], width, device,
+                             record.needs_grad.__getitem__)
             for value in saved.values:
+                if nodes[value]["op"] == "parameter":  # a learned tensor's (expanded) view: weight memory
+                    continue
                 record.savers.setdefault(owner[value], []).append(node)
             record.own[node] = saved.per_sample * batch + saved.fixed
     return record

@@ -1,3 +1,3 @@
 """Imports every op family so each registers its specs."""
-from . import (activation, conv, dropout, embedding, linear, merge, norm, pool, recurrent,  # noqa: F401
-               reshape, resize)
+from . import (activation, attention, conv, dropout, embedding, linear, merge, norm, parameter, pool,  # noqa: F401
+               recurrent, reshape, resize)

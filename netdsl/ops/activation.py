@@ -74,6 +74,7 @@ def _softmax(name: str, torch_class: str, doc: str) -> None:
         shape=_dim_checked(name),
         flops=lambda a, ins, out: 3 * prod(out),
         rf=lambda a, ins: whole_axes_rf(ins[0], {dim_index(a.dim, ins[0], name)}),
+        mixes=lambda a, ins: (dim_index(a.dim, ins[0], name),),
         torch=lambda a, ins: TorchCall(torch_class, {"dim": torch_dim(a.dim)})))
 
 

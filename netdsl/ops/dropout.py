@@ -21,3 +21,14 @@ _dropout("dropout3d", "torch.nn.Dropout3d", "Drops whole channels of [C, D, H, W
 _dropout("alpha_dropout", "torch.nn.AlphaDropout",
          "Dropout that keeps the self-normalizing mean and variance (use with selu).",
          inplace=Arg("inplace", "bool", False, doc="accepted, but torch's AlphaDropout never runs in place"))
+
+
+register(OpSpec(
+    name="stochastic_depth", category="dropout",
+    doc="Drops a residual branch for a whole sample (mode \"row\") or the whole batch "
+        "(\"batch\") with probability p, scaling what is kept by 1/(1-p) "
+        "(torchvision.ops.StochasticDepth); identity in eval.",
+    args=(Arg("p", "float", minimum=0, maximum=1, doc="probability of dropping the branch"),
+          Arg("mode", "str", "row", choices=("row", "batch"))),
+    shape=lambda a, ins: ins[0], dtypes="float",
+    torch=lambda a, ins: TorchCall("netdsl.runtime.StochasticDepth", dict(p=a.p, mode=a.mode))))

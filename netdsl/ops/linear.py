@@ -32,4 +32,4 @@ register(OpSpec(
     weights=_linear_weights,
     macs=lambda a, ins, out: prod(ins[0]) * a.out_features,
     flops=lambda a, ins, out: prod(out) if a.bias else 0,
-    rf=lambda a, ins: GLOBAL, has_weights=True))
+    rf=lambda a, ins: GLOBAL, mixes=lambda a, ins: (len(ins[0]) - 1,), has_weights=True))

@@ -33,8 +33,11 @@ def _running_stats(a, ins):
 
 
 def norm_flops(a, ins, out):
-    """Normalize and (if affine) scale and shift: 2 or 4 FLOPs per element."""
-    return prod(out) * (4 if a.get("affine", a.get("elementwise_affine", True)) else 2)
+    """Normalize (2 FLOPs per element), then scale (1) and shift (1) where learned:
+    layer norms may keep the scale without the shift (bias=false)."""
+    if not a.get("affine", a.get("elementwise_affine", True)):
+        return prod(out) * 2
+    return prod(out) * (3 if a.get("bias", True) is False else 4)
 
 
 def _bn_torch(a, ins):
@@ -88,14 +91,36 @@ def _ln_weights(a, ins):
 
 register(OpSpec(
     name="layernorm", category="norm", aliases=("ln",),
-    doc="Layer normalization over the last `dims` dims (per sample). FLOPs: 4/elem (2 without affine).",
+    doc="Layer normalization over the last `dims` dims (per sample). FLOPs: 4/elem (3 with bias=false, "
+        "2 without affine).",
     args=(Arg("dims", "int", 1, minimum=1, doc="how many trailing dims to normalize over"), _EPS,
           Arg("elementwise_affine", "bool", True), Arg("bias", "bool", True)),
     shape=_ln_shape, weights=_ln_weights, flops=norm_flops,
     rf=lambda a, ins: whole_axes_rf(ins[0], range(len(ins[0]) - a.dims, len(ins[0]))),
+    mixes=lambda a, ins: tuple(range(len(ins[0]) - a.dims, len(ins[0]))),
     torch=lambda a, ins: TorchCall("torch.nn.LayerNorm", dict(
         normalized_shape=tuple(ins[0][-a.dims:]), eps=a.eps,
         elementwise_affine=a.elementwise_affine, bias=a.bias)),
+    has_weights=True))
+
+
+def _ln2d_weights(a, ins):
+    c = ins[0][0]
+    weights = {"weight": (c,)} if a.elementwise_affine else {}
+    if a.elementwise_affine and a.bias:
+        weights["bias"] = (c,)
+    return weights
+
+
+register(OpSpec(
+    name="layernorm2d", category="norm",
+    doc="Layer normalization over the channels of [C, H, W] at each position (ConvNeXt's "
+        "LayerNorm2d: channels moved last, nn.LayerNorm, moved back; weight and bias [C]). "
+        "Pointwise in space. FLOPs: 4/elem (3 with bias=false, 2 without affine).",
+    args=(_EPS, Arg("elementwise_affine", "bool", True), Arg("bias", "bool", True)),
+    shape=same_shape, weights=_ln2d_weights, flops=norm_flops, input_rank=(3,),
+    torch=lambda a, ins: TorchCall("netdsl.runtime.LayerNorm2d", dict(
+        normalized_shape=ins[0][0], eps=a.eps, elementwise_affine=a.elementwise_affine, bias=a.bias)),
     has_weights=True))
 
 

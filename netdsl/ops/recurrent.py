@@ -14,7 +14,7 @@ GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 _ARGS = (
     Arg("hidden_size", "int", minimum=1, doc="features of the hidden state"),
-    Arg("num_layers", "int", 1, minimum=1, doc="stacked layers"),
+    Arg("num_layers", "int", 1, minimum=1, count=True, doc="stacked layers"),
     Arg("bidirectional", "bool", False, doc="also run backwards; outputs concatenate (H·2)"),
     Arg("dropout", "float", 0.0, minimum=0, maximum=1, doc="dropout between stacked layers"),
     Arg("bias", "bool", True),

@@ -9,11 +9,11 @@ from .registry import COMMON_ARGS, REQUIRED, WEIGHT_ARGS, Arg, OpSpec, all_ops
 
 #: Categories in reading order; any other category follows, alphabetically.
 CATEGORY_ORDER = ("conv", "pool", "norm", "activation", "linear", "embedding", "recurrent",
-                  "merge", "reshape", "resize", "dropout")
+                  "attention", "merge", "reshape", "resize", "dropout")
 
 _TITLES = {"conv": "Convolution", "pool": "Pooling", "norm": "Normalization",
            "activation": "Activations", "linear": "Linear", "embedding": "Embedding",
-           "recurrent": "Recurrent", "merge": "Merges", "reshape": "Shape",
+           "recurrent": "Recurrent", "attention": "Attention", "merge": "Merges", "reshape": "Shape",
            "resize": "Padding and resizing", "dropout": "Dropout"}
 
 _PREAMBLE = """\
@@ -81,7 +81,9 @@ def _op_section(spec: OpSpec) -> str:
         facts.append("aliases " + ", ".join(f"`{a}`" for a in spec.aliases))
     if spec.input_rank:
         facts.append("input rank " + _either(spec.input_rank))
-    if spec.arity is None:
+    if spec.layer_on_branches:
+        facts.append("reads the current value, or its branches `" + spec.name + " { ... }` as inputs")
+    elif spec.arity is None:
         facts.append("merges branches: `" + spec.name + " { ... }`")
     if spec.dtypes in _DTYPE_FACTS:
         facts.append(_DTYPE_FACTS[spec.dtypes])

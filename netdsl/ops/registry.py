@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from ..errors import ArgumentError, UnknownName, suggest
+from ..limits import check_count
 from .dtypes import ACCEPTS
 from .initializers import check_initializer, is_finite_number, range_hint
 
@@ -41,6 +42,7 @@ class Arg:
     minimum: Optional[float] = None
     maximum: Optional[float] = None
     above: Optional[float] = None  # exclusive lower bound: values must be > above
+    count: bool = False  # a repetition count (stacked layers): bounded by the graph limit
 
     @property
     def required(self) -> bool:
@@ -70,8 +72,16 @@ class AxisRF:
 GLOBAL = "global"
 
 #: Returned by an ``rf`` rule when output positions stop corresponding to input
-#: positions (permute, reshape): like after flatten, the node has no field.
+#: positions (reshape, spatial concat): like after flatten, the node has no field.
 NO_FIELD: tuple = ()
+
+
+@dataclass(frozen=True)
+class Permuted:
+    """Returned by an ``rf`` rule of ops that reorder dims (permute, transpose):
+    output dim i holds input dim ``order[i]``; positions move with their axis."""
+
+    order: tuple[int, ...]
 
 
 class Args(dict):
@@ -108,6 +118,12 @@ class OpSpec:
     flops: Callable[[Args, Sequence[Shape], Shape], int] = _zero
     rf: Optional[Callable[[Args, Sequence[Shape]], Any]] = None
     arity: Optional[int] = 1  # None: any number of inputs (merges)
+    # with arity None: a layer (a module with weights) that reads the current value,
+    # or its branches `op { @a\n @b }` as its inputs (cross-attention), not a merge
+    layer_on_branches: bool = False
+    # input dims whose positions every output mixes (linear: the last): the field
+    # becomes whole along those that are spatial, and stays local along the others
+    mixes: Optional[Callable[[Args, Sequence[Shape]], tuple[int, ...]]] = None
     aliases: tuple[str, ...] = ()
     input_rank: tuple[int, ...] = ()  # allowed input ranks (batch excluded); empty = any
     has_weights: bool = False  # accepts init= / bias_init=
@@ -222,6 +238,8 @@ def check_value(op: str, arg: Arg, value: Any) -> Any:
             raise ArgumentError(f"{op}: argument '{arg.name}' must be > {arg.above}, got {value!r}")
         if arg.maximum is not None and v > arg.maximum:
             raise ArgumentError(f"{op}: argument '{arg.name}' must be <= {arg.maximum}, got {value!r}")
+        if arg.count:
+            check_count(f"{op}({arg.name}={v:,})", v)
     if arg.type == "float" and isinstance(value, int):
         return float(value)
     return value

@@ -2,8 +2,9 @@
 shuffle and chunk.  Dims exclude the batch (0 = channels).  They move values
 without computing on them, so they take any dtype (token ids included).
 
-Receptive field: ops that move spatial axes around (reshape, permute,
-transpose) report NO_FIELD — positions no longer line up with the input's.
+Receptive field: permute and transpose move each axis with its positions
+(``Permuted``), so a field follows them; reshape reports NO_FIELD when it
+changes the shape — positions no longer line up with the input's.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from math import prod
 
 from ..errors import ShapeError
 from .common import channels_divisible, dim_index, torch_dim
-from .registry import NO_FIELD, Arg, AxisRF, OpSpec, TorchCall, register
+from .registry import NO_FIELD, Arg, AxisRF, OpSpec, Permuted, TorchCall, register
 
 register(OpSpec(
     name="identity", category="reshape", dtypes="any", doc="Passes its input through unchanged.", args=(),
@@ -76,7 +77,7 @@ register(OpSpec(
     doc="Reorder the dims (batch excluded): permute((1, 2, 0)) turns [C, H, W] into [H, W, C].",
     args=(Arg("dims", "shape", doc="a permutation of 0 .. rank-1"),),
     shape=lambda a, ins: tuple(ins[0][d] for d in _permutation(a, ins)),
-    rf=lambda a, ins: None if _permutation(a, ins) == tuple(range(len(ins[0]))) else NO_FIELD,
+    rf=lambda a, ins: Permuted(_permutation(a, ins)),
     torch=lambda a, ins: TorchCall("netdsl.runtime.Permute", {
         "dims": (0, *(d + 1 for d in _permutation(a, ins)))})))
 
@@ -91,8 +92,10 @@ def _transpose_shape(a, ins):
 
 def _transpose_rf(a, ins):
     (shape,) = ins
-    same = dim_index(a.dim0, shape, "transpose") == dim_index(a.dim1, shape, "transpose")
-    return None if same else NO_FIELD
+    i, j = dim_index(a.dim0, shape, "transpose"), dim_index(a.dim1, shape, "transpose")
+    order = list(range(len(shape)))
+    order[i], order[j] = j, i
+    return Permuted(tuple(order))
 
 
 register(OpSpec(

@@ -26,6 +26,8 @@ def field_text(field) -> str:
     if field["global"]:
         return "global"
     sizes = field["size"]
+    if field.get("position_dependent"):  # fewest-most pixels over output positions
+        sizes = [f"{lo}-{hi}" if lo != hi else str(hi) for lo, hi in zip(field["min_size"], sizes)]
     text = str(sizes[0]) if len(set(sizes)) == 1 else "x".join(map(str, sizes))
     at_least = ">=" if field.get("saturated") else ""  # clipped at 2**64 pixels
     return at_least + text + ("*" if field["misaligned"] else "")
@@ -76,6 +78,8 @@ def footer(summary: dict) -> list[str]:
 def network_field_text(field) -> str:
     if field is None:
         return "none (the input has no spatial axes)"
+    if field["op"] == "input" and field["output_global"]:  # global layers straight on the input
+        return "the whole input (no spatial layer before the global ones)"
     axes = lambda key: " x ".join(str(v) for v in field[key])
     text = (f"{axes('size')} px, stride {axes('stride')}, padding {axes('padding')} "
             f"at {field['node']} ({field['op']})")
@@ -83,6 +87,8 @@ def network_field_text(field) -> str:
         text += "; some values clipped at 2**64 (their true values are larger)"
     if field["misaligned"]:
         text += "; paths misaligned (their windows are not centred alike)"
+    if field.get("position_dependent"):
+        text += f"; varies with output position, fewest {axes('min_size')} px"
     if field["output_global"]:
         text += "; the output sees the whole input"
     return text

@@ -111,7 +111,9 @@ def field_record(field) -> Optional[dict]:
         return {"global": True}
     return {"global": False, "size": list(field.pixels), "stride": _numbers(field.stride),
             "padding": _numbers(field.padding), "center": _numbers(field.center),
-            "misaligned": field.misaligned, **({"saturated": True} if field.saturated else {})}
+            "misaligned": field.misaligned, **({"saturated": True} if field.saturated else {}),
+            **({"min_size": [lo for lo, _ in field.spread], "position_dependent": True}
+               if field.position_dependent else {})}
 
 
 def network_field(graph, output: int) -> Optional[dict]:

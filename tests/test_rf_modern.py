@@ -1,0 +1,84 @@
+"""Receptive fields of post-2017 blocks against gradient support (the oracle of
+tests/test_receptive_field.py): channels-last pointwise MLPs (ConvNeXt),
+transposed convolutions, position-dependent fields (U-Net) and attention."""
+from pathlib import Path
+
+import torch
+
+import netdsl
+from netdsl.analysis.receptive_field import GLOBAL, ReceptiveField
+from test_receptive_field import positive, support
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CONVNEXT = """network n { input [4, 15, 15]
+  residual {
+    dwconv(7, padding=3)
+    permute((1, 2, 0)) layernorm linear(16) gelu linear(4)
+    permute((2, 0, 1))
+  }
+  conv(4, 3, padding=1)
+}"""
+
+
+def _unit_support(net, node, unit):
+    net.ir.graph["outputs"] = [{"name": "f", "node": node, "weight": 1.0}]
+    return support(positive(net.to_torch()), net.input_shape, unit)
+
+
+def test_channels_last_mlp_keeps_the_spatial_field():
+    net = netdsl.parse(CONVNEXT).analyze()
+    fields = {d["op"]: d["rf"] for d in net.layers()}
+    assert fields["linear"].dims == (0, 1) and fields["linear"].size == (7, 7)  # H, W moved first
+    assert fields["add"] == ReceptiveField((7, 7), (1, 1), (3, 3))
+    assert net.receptive_field.pixels == (9, 9)
+    node = net.outputs[0]["node"]
+    assert _unit_support(net, node, [7, 7]) == [(3, 11), (3, 11)]  # 9 pixels centred on 7
+
+
+def test_linear_over_a_spatial_axis_is_whole_along_that_axis_only():
+    net = netdsl.parse("network n { input [2, 6, 9]\n linear(9) }").analyze()
+    field = net.layers()[-1]["rf"]
+    assert field.pixels == (1, 17) and field.padding == (0, 8)
+    lo_hi = _unit_support(net, net.outputs[0]["node"], [3, 4])
+    assert lo_hi == [(3, 3), (0, 8)]  # one row, every column
+
+
+def test_transposed_conv_column_agrees_with_the_headline():
+    net = netdsl.parse("network n { input [1, 16, 16]\n conv(1, 3, stride=2, padding=1)\n"
+                       " conv_transpose(1, 2, stride=2) }").analyze()
+    column = net.layers()[-1]["rf"]
+    assert column.pixels == net.receptive_field.pixels == (3, 3) and not column.position_dependent
+    node = net.outputs[0]["node"]
+    for unit in ([6, 6], [7, 7]):
+        assert [hi - lo + 1 for lo, hi in _unit_support(net, node, unit)] == [3, 3]
+
+
+def test_unet_field_depends_on_position_and_reports_min_and_max():
+    net = netdsl.load(ROOT / "examples" / "unet.net", params={"c": 2}).analyze()
+    head = net.outputs[0]["node"]
+    field = net.ir.nodes[head]["rf"]
+    assert field.position_dependent and net.receptive_field.spread == field.spread
+    (lo, hi), _ = field.spread
+    assert net.receptive_field.pixels[0] == hi  # the headline and the column agree
+    sizes = set()
+    for u in range(60, 68):  # two periods of the 8-pixel grid near the centre
+        (a, b), _ = _unit_support(net, head, [u, 64])
+        sizes.add(b - a + 1)
+    assert (min(sizes), max(sizes)) == (lo, hi)
+
+
+def test_attention_makes_the_field_global():
+    net = netdsl.parse("network n { input [4, 8, 8]\n conv(8, 3, padding=1)\n flatten(1)\n"
+                       " permute((1, 0))\n mha(8, 2) }").analyze()
+    assert net.layers()[-1]["rf"] == GLOBAL
+    x = torch.ones(1, 4, 8, 8, dtype=torch.float64, requires_grad=True)
+    model = positive(net.to_torch())
+    model(x)[0, 0].sum().backward()  # the first token depends on every pixel
+    assert bool((x.grad[0].abs().sum(0) > 0).all())
+
+
+def test_layernorm2d_is_pointwise_in_space():
+    net = netdsl.parse("network n { input [4, 7, 7]\n dwconv(3, padding=1)\n layernorm2d }").analyze()
+    assert net.layers()[-1]["rf"].pixels == (3, 3)
+    assert _unit_support(net, net.outputs[0]["node"], [3, 3]) == [(2, 4), (2, 4)]
