@@ -112,18 +112,47 @@ class Network:
         return self
 
     # ------------------------------------------------------------- backends
-    def to_torch(self, device: Any = None):
-        """An ``nn.Module`` computing this network (imports torch), built on the CPU
-        and moved to ``device``.  Refused (``BackendError``) before allocating when its
-        parameters and buffers exceed ``limits.build_bytes`` or the memory available."""
-        from .backends.pytorch.module import build_module
-        module = build_module(self, device)
-        return module.to(device) if device is not None else module
+    def to_torch(self, device: Any = None, dtype: Any = None, memory_format: Any = None,
+                 features: Optional[Sequence[str]] = None):
+        """An ``nn.Module`` computing this network (imports torch), built directly on
+        ``device`` in ``dtype`` and ``memory_format`` (a seed gives the same weights
+        as a CPU build).  Refused (``BackendError``) before allocating when its
+        parameters and buffers exceed ``limits.build_bytes`` or the memory available.
 
-    def to_source(self, source: Optional[str] = None) -> str:
-        """Readable PyTorch source defining this network; ``source`` names the .net file."""
+        ``features=["layer2", "layer3"]``: a backbone returning those modules'
+        outputs (a tuple, in that order) with ``feature_info`` — timm's
+        ``features_only``; its state_dict keys are the full network's, less the head."""
+        from .backends.pytorch.module import build_module
+        if features is None:
+            return build_module(self, device, dtype, memory_format)
+        cut = self.features(features)
+        module = build_module(cut, device, dtype, memory_format)
+        module.feature_info = [{"module": i.module, "num_chs": i.channels, "reduction": i.reduction}
+                               for i in cut.feature_info]
+        return module
+
+    def features(self, names: Sequence[str]) -> "Network":
+        """This network cut to what the feature maps of modules ``names`` need, those
+        maps as its outputs; ``feature_info`` lists their channels and reductions."""
+        from .features import feature_info, prune_to_features
+        infos = feature_info(self.analyze().ir, names)
+        cut = Network(prune_to_features(self.ir, infos), self.program, self.limits)
+        cut.feature_info = infos
+        return cut
+
+    def to_source(self, source: Optional[str] = None, inference: bool = False) -> str:
+        """Readable PyTorch source defining this network; ``source`` names the .net file.
+        ``inference``: batch norms folded into their convs (``netdsl.fold_batchnorm``)."""
         from .backends.pytorch.source import generate
-        return generate(self, source)
+        return generate(self, source, inference)
+
+    def export(self, path: str | Path, **options):
+        """Write the eval-mode network to ``path``: ONNX (``.onnx``) or torch.export
+        (``.pt2``), inputs and outputs named as in the file, a dynamic batch axis;
+        checked against torch unless ``check=False``.  ``options``: format, opset,
+        dynamic_batch, batch, check (docs/export.md).  Returns an ``ExportReport``."""
+        from .backends.export import export_network
+        return export_network(self, path, **options)
 
     def render(self, path: Optional[str | Path] = None, **options) -> str:
         """The Graphviz DOT text of this network's diagram; with ``path``, also

@@ -342,6 +342,6 @@ def test_empty_labelled_groups_agree(net_from):
     ours = namespace["build"]()
     theirs = net.to_torch()
     assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()] \
-        == ["", "0", "c", "d", "3"]
+        == ["", "0", "c", "d", "relu"]
     for model in (ours, theirs):
         assert type(model.c) is type(model.d) is torch.nn.Module  # empty: nothing to run

@@ -16,6 +16,7 @@ import torch
 
 import netdsl
 from netdsl.analysis.saved import KEEP_OUTPUT_ON_CUDA
+from netdsl.backends.pytorch.lowering import layer_paths, lower
 from netdsl.errors import ArgumentError, NetdslError
 from netdsl.ops import all_ops
 from op_examples import EXAMPLES
@@ -33,7 +34,9 @@ def network(body: str, inputs=((8,),), dtype: str = "float32") -> str:
 def _targets(net, source: str) -> list[str]:
     """Module paths of the ops that take inplace=ip (each on a line of its own)."""
     lines = source.splitlines()
-    return [data["path"] for data in net.layers() if "inplace=ip" in lines[data["span"].line - 1]]
+    modules = layer_paths(lower(net.analyze().ir))  # unnamed layers are named after their op
+    return [modules[node] for node, data in net.ir.nodes(data=True)
+            if data["op"] != "input" and "inplace=ip" in lines[data["span"].line - 1]]
 
 
 def _inputs(net) -> list[torch.Tensor]:

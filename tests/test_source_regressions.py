@@ -34,7 +34,7 @@ network net {
   b
 }""")
     text = assert_twin(net)
-    assert 'self.add_module("0", nn.SELU())  # [N, 1, 10] or [N, 10]' in text
+    assert 'self.selu = nn.SELU()  # [N, 1, 10] or [N, 10]' in text
     assert shape_comments(text)[-3:] == ["[N, 1, 10]", "[N, 10]", "[N, 10]"]
 
 
@@ -81,7 +81,7 @@ def test_merge_of_many_branches_wraps_black_style(net_from, merge, operator):
     net = net_from(f"network n {{ input [3]\n {merge} {{\n{branches}\n}} }}")
     text = assert_twin(net)
     assert "        x = (\n            relu\n" in text
-    assert f"            {operator} relu_14\n        )  # [N, 3]" in text
+    assert f"            {operator} relu_13\n        )  # [N, 3]" in text
     assert max(map(len, text.splitlines())) <= 88
 
 

@@ -24,7 +24,7 @@ TINY = """network tiny(num_classes: int = 4) { input [1, 12, 12]
 
 WITH_AUX = """network aux(num_classes: int = 3) { input [2, 6, 6]
   body: conv(4, 3, padding=1) relu
-  output side(weight=0.3) = side_head: { adaptive_avgpool(1) flatten linear(num_classes) }
+  output side(weight=0.3, aux=true) = side_head: { adaptive_avgpool(1) flatten linear(num_classes) }
   adaptive_avgpool(1) flatten
   fc: linear(num_classes) }"""
 

@@ -18,6 +18,9 @@ class Compile:
     def add_arguments(p):
         add_network_arguments(p)
         p.add_argument("-o", "--output", metavar="FILE.py", help="write here (default: stdout)")
+        p.add_argument("--inference", action="store_true",
+                       help="the inference build: each batch norm folded into the conv or linear "
+                            "before it (weights: netdsl.fold_batchnorm(model).state_dict())")
         p.add_argument("--check", action="store_true",
                        help="import the generated file, build it and compare it with the "
                             "in-memory module (state_dict keys, shapes and outputs)")
@@ -25,20 +28,23 @@ class Compile:
     @staticmethod
     def run(args) -> int:
         net = load_network(args)
-        text = net.to_source(args.file)
+        text = net.to_source(args.file, inference=args.inference)
         if args.output:
             path = Path(args.output)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}", file=sys.stderr)  # as render and export say it
         elif not args.check:
             sys.stdout.write(text)
         if args.check:
-            print(check_generated(net, text, args.output))
+            print(check_generated(net, text, args.output, args.inference))
         return 0
 
 
-def check_generated(net, text: str, path: Optional[str] = None) -> str:
-    """Build the generated model and compare it with ``net.to_torch()``; a one-line verdict.
+def check_generated(net, text: str, path: Optional[str] = None, inference: bool = False) -> str:
+    """Build the generated model and compare it with ``net.to_torch()`` (folded by
+    ``fold_batchnorm`` for ``inference``); a one-line verdict.  Outputs are compared
+    in eval mode and, with auxiliary outputs, with the root in training mode too.
 
     ``path`` (the ``-o`` file) is compared with ``text`` but never imported: the
     text runs only through ``_import_validated``."""
@@ -49,6 +55,9 @@ def check_generated(net, text: str, path: Optional[str] = None) -> str:
         raise BackendError(f"{path} changed after it was written; not checking it")
     generated = _import_validated(text, net.name).build().eval()
     reference = net.to_torch().eval()
+    if inference:
+        from ..backends.pytorch.fold import fold_batchnorm
+        reference = fold_batchnorm(reference)
     want = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in generated.state_dict().items()}
     if got != want:
@@ -56,8 +65,11 @@ def check_generated(net, text: str, path: Optional[str] = None) -> str:
         raise BackendError(f"generated state_dict differs: missing {missing[:5]}, extra {extra[:5]}")
     generated.load_state_dict(reference.state_dict())
     inputs = [_example(net, spec) for spec in net.inputs]
-    with torch.no_grad():
-        same = _same_bits(generated(*inputs), reference(*inputs))
+    same = True
+    for root_training in (False, True) if len(net.outputs) > 1 else (False,):
+        generated.training = reference.training = root_training  # the root only: aux heads
+        with torch.no_grad():
+            same = same and _same_bits(generated(*inputs), reference(*inputs))
     if not same:
         raise BackendError("generated module's outputs differ from the in-memory module's")
     count = sum(p.numel() for p in generated.parameters())

@@ -16,7 +16,7 @@ from ...elaborate import DTYPES
 from ...errors import BackendError
 from ...expr import INITIALIZERS
 from ...ir import Graph
-from .lowering import Leaf, ScopePlan, Step, lower
+from .lowering import Leaf, ParamLeaf, ScopePlan, Step, lower
 from .safe import checked_dotted, checked_name, fresh_name, is_attribute_name, prose, py_literal
 from .source_classes import ClassDef, SourcePlan, plan_classes
 from .source_format import (INDENT, MAX_LINE, assign, docstring, indent, signature_line, wrap_call,
@@ -24,24 +24,30 @@ from .source_format import (INDENT, MAX_LINE, assign, docstring, indent, signatu
 from .source_names import ShapeNamer, value_names
 
 _INLINE_MERGES = {"netdsl.runtime.add": " + ", "netdsl.runtime.mul": " * "}  # and concat: torch.cat
+_INFERENCE_NOTE = [
+    "",
+    "Inference build: each batch norm is folded into the conv or linear before it;",
+    "load the weights of netdsl.fold_batchnorm(model).state_dict().",
+]
 
 
-def generate(network, source: Optional[str] = None) -> str:
-    """The Python source of a module defining ``network`` as an ``nn.Module``."""
+def generate(network, source: Optional[str] = None, inference: bool = False) -> str:
+    """The Python source of a module defining ``network`` as an ``nn.Module``;
+    ``inference``: the folded plan, batch norms baked into their convs."""
     from ... import __version__
     network.analyze()
     graph = network.ir
-    plan = plan_classes(lower(graph), graph)
+    plan = plan_classes(lower(graph, fold_batchnorm=inference), graph)
     writer = _Writer(graph, plan)
     body = [writer.class_text(cls) for cls in plan.classes]
     root = plan.classes[-1]
-    header = _header(network, source or graph.graph["file"], __version__)
+    header = _header(network, source or graph.graph["file"], __version__, inference)
     parts = [header + "\n\n" + _imports(writer.imports), *body, _entry_points(network, root.name)]
     return "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
 
 
 # ------------------------------------------------------------ module frame
-def _header(network, source: str, version: str) -> str:
+def _header(network, source: str, version: str, inference: bool = False) -> str:
     """The module docstring: every line prose (the file name and values are the user's)."""
     graph = network.ir
     params = ", ".join(f"{k}={v!r}" for k, v in graph.graph["params"].items()) or "none"
@@ -54,6 +60,7 @@ def _header(network, source: str, version: str) -> str:
         f"Network parameters: {params}.",
         f"Input: {inputs}. Output: {outputs}.",
         f"Parameters: {network.params:,} ({network.trainable_params:,} trainable).",
+        *(_INFERENCE_NOTE if inference else []),
         "",
         "Generated code: edit the .net file and run ``netdsl compile`` again.",
     ]))
@@ -177,6 +184,8 @@ class _Writer:
         """The member's construction; ``position``: its index among the class's children."""
         expr = self._expr(cls, shapes, (name,), child)
         comment = shapes.of_child((name,)) if cls.sequential and not cls.is_root else None
+        if isinstance(child, ParamLeaf):
+            return self._param_lines(name, expr, child)
         if _is_attribute(name):
             lines = assign(f"self.{name} = ", expr, comment)
             ref = f"self.{name}"
@@ -188,8 +197,31 @@ class _Writer:
             lines += self._init_calls(child, ref)
         return lines
 
+    def _param_lines(self, name: str, expr: list[str], leaf: ParamLeaf) -> list[str]:
+        """``self.class_token = nn.Parameter(torch.zeros(1, 1, 768))`` and its initializer."""
+        if _is_attribute(name):
+            lines, ref = assign(f"self.{name} = ", expr, None), f"self.{name}"
+        else:
+            lines = wrap_call(f"self.register_parameter({py_literal(name)}, ", expr, ")", None)
+            ref = f"getattr(self, {py_literal(name)})"
+        for _, spec in leaf.inits:
+            init = checked_name(spec["init"], "the initializer")
+            defaults = INITIALIZERS.get(init, {})
+            kwargs = "".join(f", {checked_name(k, 'the argument')}={py_literal(v)}" for k, v in spec.items()
+                             if k != "init" and not _is_default(v, defaults.get(k, object())))
+            lines.append(f"nn.init.{init}_({ref}{kwargs})")
+        return lines
+
+    def _param_expr(self, cls: ClassDef, path: tuple, leaf: ParamLeaf) -> list[str]:
+        shape = cls.member_exprs.get(path, {}).get("shape")
+        shape = shape or ", ".join(py_literal(d) for d in leaf.call.kwargs["shape"])
+        tensor = f"torch.{'empty' if leaf.inits else 'zeros'}({shape})"
+        return [f"nn.Parameter({tensor}{'' if leaf.trainable else ', requires_grad=False'})"]
+
     def _expr(self, cls: ClassDef, shapes: ShapeNamer, path: tuple, child) -> list[str]:
         """The constructor expression of one member, as lines."""
+        if isinstance(child, ParamLeaf):
+            return self._param_expr(cls, path, child)
         if isinstance(child, Leaf):
             target = self._name_of(child.call.target)
             exprs = cls.member_exprs.get(path, {})
@@ -237,14 +269,16 @@ class _Writer:
         inputs = self._input_names(cls)
         names = value_names(plan, inputs, lambda step: self._producer_name(plan, step), self.module_names)
         args = "".join(f", {n}: torch.Tensor" for n in inputs)
-        returns = "torch.Tensor" if len(plan.outputs) == 1 else "tuple[torch.Tensor, ...]"
         body = [f"# {prose(n)}: {prose(shapes.of_value(i))}" for i, n in enumerate(inputs)]
         for index, step in enumerate(plan.steps):
             lhs = ", ".join(names[o] for o in step.outs)
             comment = ", ".join(shapes.of_step(index, k) for k in range(len(step.outs)))
-            body += assign(f"{lhs} = ", self._call_lines(step, names, lhs), comment)
+            lines = assign(f"{lhs} = ", self._call_lines(step, names, lhs), comment)
+            body += _training_only(lines, body) if index in plan.training_only else lines
+        if plan.eval_outputs != plan.outputs:  # auxiliary heads: returned in training only
+            body += ["if not self.training:", INDENT + "return " + ", ".join(names[o] for o in plan.eval_outputs)]
         body.append("return " + ", ".join(names[o] for o in plan.outputs))
-        return signature_line(f"def forward(self{args}) -> {returns}:") + indent(body, 1)
+        return signature_line(f"def forward(self{args}) -> {_returns(plan)}:") + indent(body, 1)
 
     def _input_names(self, cls: ClassDef) -> list[str]:
         """The forward's parameters: the network's input names where they are plain and
@@ -274,6 +308,8 @@ class _Writer:
         if not step.is_function:
             ref = f"self.{step.target}" if _is_attribute(step.target) \
                 else f"getattr(self, {py_literal(step.target)})"
+            if step.is_param:  # a learned tensor broadcast over the batch of its input
+                return f"{self._name_of('netdsl.runtime.expand_batch')}({ref}, {', '.join(args)})"
             return f"{ref}({', '.join(args)})"
         if step.target in _INLINE_MERGES:
             return _INLINE_MERGES[step.target].join(args)
@@ -296,6 +332,26 @@ class _Writer:
 
 
 # ------------------------------------------------------------ helpers
+def _training_only(lines: list[str], body: list[str]) -> list[str]:
+    """A step auxiliary heads alone need, under ``if self.training:`` (one block
+    for consecutive ones: ``body`` ends inside it already)."""
+    head = [] if _last_block(body) == "if self.training:" else ["if self.training:"]
+    return head + indent(lines, 1)
+
+
+def _last_block(body: list[str]) -> str:
+    """The last line of ``body`` that is not indented."""
+    return next((line for line in reversed(body) if not line.startswith(INDENT)), "")
+
+
+def _returns(plan: ScopePlan) -> str:
+    if len(plan.outputs) == 1:
+        return "torch.Tensor"
+    if plan.eval_outputs != plan.outputs and len(plan.eval_outputs) == 1:
+        return "torch.Tensor | tuple[torch.Tensor, ...]"
+    return "tuple[torch.Tensor, ...]"
+
+
 def _annotation(values: list) -> str:
     kinds = {type(v) for v in values}
     if len(kinds) == 1 and kinds <= {int, float, bool, str, tuple}:

@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any, Optional, Union
 
 from ...ir import Graph
-from .lowering import Leaf, ScopePlan
+from .lowering import Leaf, ScopePlan, is_inline_sequential
 from .safe import fresh_name, is_plain_name
 
 Child = Union[Leaf, ScopePlan]
@@ -79,13 +79,6 @@ def camel_case(name: str) -> str:
     words = [w for w in re.split(r"[^A-Za-z0-9]+", name) if w]
     text = "".join(w[0].upper() + w[1:] for w in words) or "Scope"
     return text if text[0].isalpha() else "Scope" + text
-
-
-def is_inline_sequential(plan: ScopePlan) -> bool:
-    """Anonymous numbered chains without initializers print as ``nn.Sequential(...)``."""
-    numbered = list(plan.children) == [str(i) for i in range(len(plan.children))]
-    plain = not any(isinstance(c, Leaf) and c.inits for c in plan.children.values())
-    return plan.block is None and plan.sequential and numbered and plain
 
 
 def plan_classes(root: ScopePlan, graph: Graph) -> SourcePlan:
@@ -164,6 +157,7 @@ def imported_names(root: ScopePlan) -> frozenset[str]:
             else:
                 stack.append(child)
         targets += [s.target for s in plan.steps if s.is_function and s.target not in INLINE_FUNCTIONS]
+        targets += ["netdsl.runtime.expand_batch" for s in plan.steps if s.is_param]
     return frozenset(t.rpartition(".")[2] for t in targets if not t.startswith("torch"))
 
 

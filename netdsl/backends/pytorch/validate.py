@@ -188,7 +188,8 @@ class _Function:
 
     def _is_annotation(self, node: ast.expr) -> bool:
         text = _source(node)
-        return text in _ANNOTATIONS | {"None", "torch.Tensor", "tuple[torch.Tensor, ...]"} \
+        return text in _ANNOTATIONS | {"None", "torch.Tensor", "tuple[torch.Tensor, ...]",
+                                            "torch.Tensor | tuple[torch.Tensor, ...]"} \
             or (not self.is_method and text in self.module.classes)
 
     def _bind(self, name: str, line: int) -> None:
@@ -205,15 +206,24 @@ class _Function:
         elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             _Expression(self).check(stmt.value)
             self._target(stmt.targets[0], stmt.lineno)
+        elif self._is_mode_branch(stmt):
+            for inner in stmt.body:
+                self._statement(inner)
         else:
             raise _refuse(f"function {self.node.name} holds a {type(stmt).__name__}", stmt.lineno)
+
+    def _is_mode_branch(self, stmt: ast.stmt) -> bool:
+        """``if self.training:`` / ``if not self.training:`` in forward (auxiliary heads)."""
+        return isinstance(stmt, ast.If) and self.node.name == "forward" and self.is_method \
+            and not stmt.orelse and _source(stmt.test) in ("self.training", "not self.training")
 
     def _call_statement(self, call: ast.Call) -> None:
         """``super().__init__()``, ``self.add_module("2", ...)`` or ``nn.init.*_(...)``."""
         text = _source(call.func)
         if self.is_init and text == "super().__init__" and not call.args and not call.keywords:
             return
-        if self.is_init and text == "self.add_module" and len(call.args) == 2 and not call.keywords \
+        if self.is_init and text in ("self.add_module", "self.register_parameter") and len(call.args) == 2 \
+                and not call.keywords \
                 and _is_str(call.args[0]):
             _Expression(self).check(call.args[1])
             self.children.add(call.args[0].value)
@@ -271,7 +281,7 @@ class _Expression:
         """A child's parameter (``self.conv1.weight``), or a torch dtype."""
         if _source(node) in {f"torch.{a}" for a in _TORCH_ATTRIBUTES}:
             return True
-        return is_attribute_name(node.attr) and self._is_child(node.value)
+        return is_attribute_name(node.attr) and self._is_child(node.value) or self._is_child(node)
 
     def _Subscript(self, node: ast.Subscript) -> bool:
         return self._is_child(node)
@@ -281,6 +291,8 @@ class _Expression:
             return False
         if any(isinstance(a, ast.Starred) for a in node.args):
             return False
+        if self._is_child(node):  # getattr(self, "0"): a learned tensor read by name
+            return True
         if not self._is_callee(node.func, node):
             return False
         return self._all(node.args + [k.value for k in node.keywords])
@@ -292,7 +304,7 @@ class _Expression:
             if func.id == "float":
                 return [_source(a) for a in call.args] in (["'nan'"], ["'inf'"], ["'-inf'"])
             return func.id in module.callables()
-        if text in ("torch.cat", "nn.Sequential") or _is_nn_class(text) or _is_nn_init(text):
+        if text in ("torch.cat", "torch.empty", "torch.zeros", "nn.Sequential") or _is_nn_class(text) or _is_nn_init(text):
             return True
         if isinstance(func, ast.Attribute) and func.attr == "requires_grad_":
             return [_source(a) for a in call.args] == ["False"] and isinstance(func.value, ast.Call) \

@@ -975,17 +975,17 @@ class Densenet121(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = DensenetFeatures()
-        self.add_module("1", nn.ReLU())
-        self.add_module("2", nn.AdaptiveAvgPool2d(1))
-        self.add_module("3", nn.Flatten())
+        self.relu = nn.ReLU()
+        self.adaptive_avgpool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
         self.classifier = nn.Linear(1024, 1000)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [N, 3, 224, 224]
         x = self.features(x)  # [N, 1024, 7, 7]
-        x = getattr(self, "1")(x)  # [N, 1024, 7, 7]
-        x = getattr(self, "2")(x)  # [N, 1024, 1, 1]
-        x = getattr(self, "3")(x)  # [N, 1024]
+        x = self.relu(x)  # [N, 1024, 7, 7]
+        x = self.adaptive_avgpool(x)  # [N, 1024, 1, 1]
+        x = self.flatten(x)  # [N, 1024]
         x = self.classifier(x)  # [N, 1000]
         return x
 

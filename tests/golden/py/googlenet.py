@@ -35,7 +35,7 @@ class BasicConv(nn.Sequential):
             bias=False,
         )  # [N, c, ?, ?]
         self.bn = nn.BatchNorm2d(c, eps=0.001)  # [N, c, ?, ?]
-        self.add_module("2", nn.ReLU(inplace=True))  # [N, c, ?, ?]
+        self.relu = nn.ReLU(inplace=True)  # [N, c, ?, ?]
 
 
 class Inception(nn.Module):
@@ -85,11 +85,11 @@ class AuxClassifier(nn.Sequential):
 
     def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.add_module("0", nn.AdaptiveAvgPool2d(4))  # [N, in_channels, 4, 4]
+        self.adaptive_avgpool = nn.AdaptiveAvgPool2d(4)  # [N, in_channels, 4, 4]
         self.conv = BasicConv(in_channels, 128, 1, 1, 0)  # [N, 128, 4, 4]
-        self.add_module("2", nn.Flatten())  # [N, 2048]
+        self.flatten = nn.Flatten()  # [N, 2048]
         self.fc1 = nn.Linear(2048, 1024)  # [N, 1024]
-        self.add_module("4", nn.ReLU(inplace=True))  # [N, 1024]
+        self.relu = nn.ReLU(inplace=True)  # [N, 1024]
         self.dropout = nn.Dropout(p=0.7)  # [N, 1024]
         self.fc2 = nn.Linear(1024, 1000)  # [N, 1000]
 
@@ -120,11 +120,11 @@ class Googlenet(nn.Module):
         self.inception5a = Inception(832, 256, 160, 320, 32, 128, 128)
         self.inception5b = Inception(832, 384, 192, 384, 48, 128, 128)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.add_module("19", nn.Flatten())
+        self.flatten = nn.Flatten()
         self.dropout = nn.Dropout(p=0.2)
         self.fc = nn.Linear(1024, 1000)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         # x: [N, 3, 224, 224]
         x = self.conv1(x)  # [N, 64, 112, 112]
         x = self.maxpool1(x)  # [N, 64, 56, 56]
@@ -135,19 +135,23 @@ class Googlenet(nn.Module):
         x = self.inception3b(x)  # [N, 480, 28, 28]
         x = self.maxpool3(x)  # [N, 480, 14, 14]
         x = self.inception4a(x)  # [N, 512, 14, 14]
-        aux1 = self.aux1(x)  # [N, 1000]
+        if self.training:
+            aux1 = self.aux1(x)  # [N, 1000]
         x = self.inception4b(x)  # [N, 512, 14, 14]
         x = self.inception4c(x)  # [N, 512, 14, 14]
         x = self.inception4d(x)  # [N, 528, 14, 14]
-        aux2 = self.aux2(x)  # [N, 1000]
+        if self.training:
+            aux2 = self.aux2(x)  # [N, 1000]
         x = self.inception4e(x)  # [N, 832, 14, 14]
         x = self.maxpool4(x)  # [N, 832, 7, 7]
         x = self.inception5a(x)  # [N, 832, 7, 7]
         x = self.inception5b(x)  # [N, 1024, 7, 7]
         x = self.avgpool(x)  # [N, 1024, 1, 1]
-        x = getattr(self, "19")(x)  # [N, 1024]
+        x = self.flatten(x)  # [N, 1024]
         x = self.dropout(x)  # [N, 1024]
         x = self.fc(x)  # [N, 1000]
+        if not self.training:
+            return x
         return x, aux1, aux2
 
 

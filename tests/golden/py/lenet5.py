@@ -19,31 +19,31 @@ class Lenet5(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.c1 = nn.Conv2d(1, 6, 5)
-        self.add_module("1", nn.Tanh())
+        self.tanh = nn.Tanh()
         self.s2 = nn.AvgPool2d(2, stride=2)
         self.c3 = nn.Conv2d(6, 16, 5)
-        self.add_module("4", nn.Tanh())
+        self.tanh_1 = nn.Tanh()
         self.s4 = nn.AvgPool2d(2, stride=2)
         self.c5 = nn.Conv2d(16, 120, 5)
-        self.add_module("7", nn.Tanh())
-        self.add_module("8", nn.Flatten())
+        self.tanh_2 = nn.Tanh()
+        self.flatten = nn.Flatten()
         self.f6 = nn.Linear(120, 84)
-        self.add_module("10", nn.Tanh())
+        self.tanh_3 = nn.Tanh()
         self.f7 = nn.Linear(84, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [N, 1, 32, 32]
         x = self.c1(x)  # [N, 6, 28, 28]
-        x = getattr(self, "1")(x)  # [N, 6, 28, 28]
+        x = self.tanh(x)  # [N, 6, 28, 28]
         x = self.s2(x)  # [N, 6, 14, 14]
         x = self.c3(x)  # [N, 16, 10, 10]
-        x = getattr(self, "4")(x)  # [N, 16, 10, 10]
+        x = self.tanh_1(x)  # [N, 16, 10, 10]
         x = self.s4(x)  # [N, 16, 5, 5]
         x = self.c5(x)  # [N, 120, 1, 1]
-        x = getattr(self, "7")(x)  # [N, 120, 1, 1]
-        x = getattr(self, "8")(x)  # [N, 120]
+        x = self.tanh_2(x)  # [N, 120, 1, 1]
+        x = self.flatten(x)  # [N, 120]
         x = self.f6(x)  # [N, 84]
-        x = getattr(self, "10")(x)  # [N, 84]
+        x = self.tanh_3(x)  # [N, 84]
         x = self.f7(x)  # [N, 10]
         return x
 

@@ -18,20 +18,20 @@ class Basic(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(c)
-        self.add_module("2", nn.ReLU(inplace=True))
+        self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c)
-        self.add_module("5", nn.ReLU(inplace=True))
+        self.relu_1 = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [N, c, H, W]
         out = self.conv1(x)  # [N, c, H, W]
         out = self.bn1(out)  # [N, c, H, W]
-        out = getattr(self, "2")(out)  # [N, c, H, W]
+        out = self.relu(out)  # [N, c, H, W]
         out = self.conv2(out)  # [N, c, H, W]
         bn2 = self.bn2(out)  # [N, c, H, W]
         x = bn2 + x  # [N, c, H, W]
-        x = getattr(self, "5")(x)  # [N, c, H, W]
+        x = self.relu_1(x)  # [N, c, H, W]
         return x
 
 
@@ -64,22 +64,22 @@ class BasicDownsample(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, c, 3, stride=2, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(c)
-        self.add_module("2", nn.ReLU(inplace=True))
+        self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c)
         self.downsample = Projection(in_channels, c)
-        self.add_module("6", nn.ReLU(inplace=True))
+        self.relu_1 = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [N, in_channels, H, W]
         out = self.conv1(x)  # [N, c, H // 2, W // 2]
         out = self.bn1(out)  # [N, c, H // 2, W // 2]
-        out = getattr(self, "2")(out)  # [N, c, H // 2, W // 2]
+        out = self.relu(out)  # [N, c, H // 2, W // 2]
         out = self.conv2(out)  # [N, c, H // 2, W // 2]
         bn2 = self.bn2(out)  # [N, c, H // 2, W // 2]
         downsample = self.downsample(x)  # [N, c, H // 2, W // 2]
         x = bn2 + downsample  # [N, c, H // 2, W // 2]
-        x = getattr(self, "6")(x)  # [N, c, H // 2, W // 2]
+        x = self.relu_1(x)  # [N, c, H // 2, W // 2]
         return x
 
 
@@ -102,28 +102,28 @@ class Resnet18(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
-        self.add_module("2", nn.ReLU(inplace=True))
+        self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         self.layer1 = BasicLayer()
         self.layer2 = BasicLayer_2(64, 128)
         self.layer3 = BasicLayer_2(128, 256)
         self.layer4 = BasicLayer_2(256, 512)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.add_module("9", nn.Flatten())
+        self.flatten = nn.Flatten()
         self.fc = nn.Linear(512, 1000)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [N, 3, 224, 224]
         x = self.conv1(x)  # [N, 64, 112, 112]
         x = self.bn1(x)  # [N, 64, 112, 112]
-        x = getattr(self, "2")(x)  # [N, 64, 112, 112]
+        x = self.relu(x)  # [N, 64, 112, 112]
         x = self.maxpool(x)  # [N, 64, 56, 56]
         x = self.layer1(x)  # [N, 64, 56, 56]
         x = self.layer2(x)  # [N, 128, 28, 28]
         x = self.layer3(x)  # [N, 256, 14, 14]
         x = self.layer4(x)  # [N, 512, 7, 7]
         x = self.avgpool(x)  # [N, 512, 1, 1]
-        x = getattr(self, "9")(x)  # [N, 512]
+        x = self.flatten(x)  # [N, 512]
         x = self.fc(x)  # [N, 1000]
         return x
 

@@ -17,37 +17,37 @@ class VggFeatures(nn.Sequential):
     def __init__(self) -> None:
         super().__init__()
         self.add_module("0", nn.Conv2d(3, 64, 3, padding=1))  # [N, 64, 224, 224]
-        self.add_module("1", nn.ReLU(inplace=True))  # [N, 64, 224, 224]
+        self.relu = nn.ReLU(inplace=True)  # [N, 64, 224, 224]
         self.add_module("2", nn.Conv2d(64, 64, 3, padding=1))  # [N, 64, 224, 224]
-        self.add_module("3", nn.ReLU(inplace=True))  # [N, 64, 224, 224]
-        self.add_module("4", nn.MaxPool2d(2, stride=2))  # [N, 64, 112, 112]
+        self.relu_1 = nn.ReLU(inplace=True)  # [N, 64, 224, 224]
+        self.maxpool = nn.MaxPool2d(2, stride=2)  # [N, 64, 112, 112]
         self.add_module("5", nn.Conv2d(64, 128, 3, padding=1))  # [N, 128, 112, 112]
-        self.add_module("6", nn.ReLU(inplace=True))  # [N, 128, 112, 112]
+        self.relu_2 = nn.ReLU(inplace=True)  # [N, 128, 112, 112]
         # [N, 128, 112, 112]
         self.add_module("7", nn.Conv2d(128, 128, 3, padding=1))
-        self.add_module("8", nn.ReLU(inplace=True))  # [N, 128, 112, 112]
-        self.add_module("9", nn.MaxPool2d(2, stride=2))  # [N, 128, 56, 56]
+        self.relu_3 = nn.ReLU(inplace=True)  # [N, 128, 112, 112]
+        self.maxpool_1 = nn.MaxPool2d(2, stride=2)  # [N, 128, 56, 56]
         self.add_module("10", nn.Conv2d(128, 256, 3, padding=1))  # [N, 256, 56, 56]
-        self.add_module("11", nn.ReLU(inplace=True))  # [N, 256, 56, 56]
+        self.relu_4 = nn.ReLU(inplace=True)  # [N, 256, 56, 56]
         self.add_module("12", nn.Conv2d(256, 256, 3, padding=1))  # [N, 256, 56, 56]
-        self.add_module("13", nn.ReLU(inplace=True))  # [N, 256, 56, 56]
+        self.relu_5 = nn.ReLU(inplace=True)  # [N, 256, 56, 56]
         self.add_module("14", nn.Conv2d(256, 256, 3, padding=1))  # [N, 256, 56, 56]
-        self.add_module("15", nn.ReLU(inplace=True))  # [N, 256, 56, 56]
-        self.add_module("16", nn.MaxPool2d(2, stride=2))  # [N, 256, 28, 28]
+        self.relu_6 = nn.ReLU(inplace=True)  # [N, 256, 56, 56]
+        self.maxpool_2 = nn.MaxPool2d(2, stride=2)  # [N, 256, 28, 28]
         self.add_module("17", nn.Conv2d(256, 512, 3, padding=1))  # [N, 512, 28, 28]
-        self.add_module("18", nn.ReLU(inplace=True))  # [N, 512, 28, 28]
+        self.relu_7 = nn.ReLU(inplace=True)  # [N, 512, 28, 28]
         self.add_module("19", nn.Conv2d(512, 512, 3, padding=1))  # [N, 512, 28, 28]
-        self.add_module("20", nn.ReLU(inplace=True))  # [N, 512, 28, 28]
+        self.relu_8 = nn.ReLU(inplace=True)  # [N, 512, 28, 28]
         self.add_module("21", nn.Conv2d(512, 512, 3, padding=1))  # [N, 512, 28, 28]
-        self.add_module("22", nn.ReLU(inplace=True))  # [N, 512, 28, 28]
-        self.add_module("23", nn.MaxPool2d(2, stride=2))  # [N, 512, 14, 14]
+        self.relu_9 = nn.ReLU(inplace=True)  # [N, 512, 28, 28]
+        self.maxpool_3 = nn.MaxPool2d(2, stride=2)  # [N, 512, 14, 14]
         self.add_module("24", nn.Conv2d(512, 512, 3, padding=1))  # [N, 512, 14, 14]
-        self.add_module("25", nn.ReLU(inplace=True))  # [N, 512, 14, 14]
+        self.relu_10 = nn.ReLU(inplace=True)  # [N, 512, 14, 14]
         self.add_module("26", nn.Conv2d(512, 512, 3, padding=1))  # [N, 512, 14, 14]
-        self.add_module("27", nn.ReLU(inplace=True))  # [N, 512, 14, 14]
+        self.relu_11 = nn.ReLU(inplace=True)  # [N, 512, 14, 14]
         self.add_module("28", nn.Conv2d(512, 512, 3, padding=1))  # [N, 512, 14, 14]
-        self.add_module("29", nn.ReLU(inplace=True))  # [N, 512, 14, 14]
-        self.add_module("30", nn.MaxPool2d(2, stride=2))  # [N, 512, 7, 7]
+        self.relu_12 = nn.ReLU(inplace=True)  # [N, 512, 14, 14]
+        self.maxpool_4 = nn.MaxPool2d(2, stride=2)  # [N, 512, 7, 7]
 
 
 class VggClassifier(nn.Sequential):
@@ -56,11 +56,11 @@ class VggClassifier(nn.Sequential):
     def __init__(self) -> None:
         super().__init__()
         self.add_module("0", nn.Linear(25088, 4096))  # [N, 4096]
-        self.add_module("1", nn.ReLU(inplace=True))  # [N, 4096]
-        self.add_module("2", nn.Dropout())  # [N, 4096]
+        self.relu = nn.ReLU(inplace=True)  # [N, 4096]
+        self.dropout = nn.Dropout()  # [N, 4096]
         self.add_module("3", nn.Linear(4096, 4096))  # [N, 4096]
-        self.add_module("4", nn.ReLU(inplace=True))  # [N, 4096]
-        self.add_module("5", nn.Dropout())  # [N, 4096]
+        self.relu_1 = nn.ReLU(inplace=True)  # [N, 4096]
+        self.dropout_1 = nn.Dropout()  # [N, 4096]
         self.add_module("6", nn.Linear(4096, 1000))  # [N, 1000]
 
 
@@ -73,14 +73,14 @@ class Vgg16(nn.Module):
         super().__init__()
         self.features = VggFeatures()
         self.avgpool = nn.AdaptiveAvgPool2d(7)
-        self.add_module("2", nn.Flatten())
+        self.flatten = nn.Flatten()
         self.classifier = VggClassifier()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [N, 3, 224, 224]
         x = self.features(x)  # [N, 512, 7, 7]
         x = self.avgpool(x)  # [N, 512, 7, 7]
-        x = getattr(self, "2")(x)  # [N, 25088]
+        x = self.flatten(x)  # [N, 25088]
         x = self.classifier(x)  # [N, 1000]
         return x
 

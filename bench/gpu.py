@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""netdsl's compiled modules against hand-written torchvision, side by side in one process.
+
+For each model (resnet50, resnet18, vgg16, densenet121, googlenet, and convnext_tiny,
+vit_b_16 when their .net files exist): training images/s (bf16 autocast,
+channels_last, SGD with momentum) eager and ``torch.compile``d, with peak memory;
+inference images/s eager, BN-folded (``netdsl.fold_batchnorm``) and compiled;
+MFU (netdsl's static FLOPs x 3 for forward + backward, over the time, over the
+measured bf16 matmul peak); and the static training-memory estimate against
+``torch.cuda.max_memory_allocated``.  Prints the device and a table of ratios
+(netdsl / torchvision; above 1 is netdsl faster or, for memory, larger).
+
+    python3 bench/gpu.py                       # the GPU run (batch 256)
+    python3 bench/gpu.py --models resnet50 --batch 64 --json out.json
+    python3 bench/gpu.py --smoke               # seconds on a CPU: tiny inputs, no compile
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+
+import netdsl  # noqa: E402
+from netdsl.analysis.memory import activation_sizes  # noqa: E402
+from netdsl.analysis.train_memory import training_memory  # noqa: E402
+
+MODELS = ["resnet50", "resnet18", "vgg16", "densenet121", "googlenet", "convnext_tiny", "vit_b_16"]
+#: torchvision constructor arguments that make the twin the .net file's network
+TWIN_KWARGS = {"googlenet": dict(aux_logits=True, init_weights=False, transform_input=False)}
+AUX_WEIGHT = 0.3  # GoogLeNet's auxiliary loss weight, the same for both models
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=MODELS)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--no-compile", action="store_true", help="skip the torch.compile measurements")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny sizes (batch 2, 3x32x32, 1 step, no compile): runs on a CPU in seconds")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-': stdout)")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.batch, args.steps, args.warmup, args.no_compile = 2, 1, 1, True
+        torch.set_num_threads(1)  # tiny tensors: threads only contend
+    return args
+
+
+# ------------------------------------------------------------ timing
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_bytes(device: torch.device):
+    return torch.cuda.max_memory_allocated() if device.type == "cuda" else None
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on the GPU; float32 on a CPU (its bf16 kernels would only slow the smoke run)."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+
+def timed(step, steps: int, warmup: int, device: torch.device) -> float:
+    """Seconds per call of ``step`` after ``warmup`` calls."""
+    for _ in range(warmup):
+        step()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    return (time.perf_counter() - start) / steps
+
+
+def matmul_peak(device: torch.device, smoke: bool) -> float:
+    """Measured bf16 matmul FLOP/s: the MFU denominator."""
+    n = 256 if smoke else 8192
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    seconds = timed(lambda: a @ b, 2 if smoke else 50, 1 if smoke else 10, device)
+    return 2 * n ** 3 / seconds
+
+
+# ------------------------------------------------------------ measurements
+def main_and_aux_loss(outputs, y, criterion):
+    """Cross-entropy on the main output plus 0.3 x each auxiliary one (either model's outputs)."""
+    if isinstance(outputs, torch.Tensor):
+        return criterion(outputs.float(), y)
+    main, *aux = outputs
+    return criterion(main.float(), y) + sum(AUX_WEIGHT * criterion(a.float(), y) for a in aux)
+
+
+def training(model, x, y, args, device, compiled: bool) -> dict:
+    """Images/s and peak bytes of SGD-momentum steps under bf16 autocast."""
+    model.train()
+    runner = torch.compile(model) if compiled else model
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    criterion = torch.nn.CrossEntropyLoss()
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(device):
+            loss = main_and_aux_loss(runner(x), y, criterion)
+        loss.backward()
+        optimizer.step()
+
+    step()  # optimizer state exists before the peak is measured
+    reset_peak(device)
+    seconds = timed(step, args.steps, args.warmup, device)
+    return {"images_per_s": x.shape[0] / seconds, "peak_bytes": peak_bytes(device)}
+
+
+def inference(model, x, args, device, compiled: bool = False) -> dict:
+    model.eval()
+    runner = torch.compile(model) if compiled else model
+
+    def step():
+        with torch.inference_mode(), autocast(device):
+            runner(x)
+
+    return {"images_per_s": x.shape[0] / timed(step, args.steps, args.warmup, device)}
+
+
+def memory_estimate(net, batch: int) -> int:
+    """The static estimate of a bf16-autocast step: fp32 weights, gradients and
+    momentum, activations saved in bf16 (``netdsl summarize --memory`` terms)."""
+    weights = training_memory(net.ir, batch, "float32", "momentum")
+    activation_sizes(net.ir, "bfloat16")
+    activations = training_memory(net.ir, batch, "bfloat16", "momentum")
+    activation_sizes(net.ir, "float32")
+    return weights.params + weights.buffers + weights.optimizer + activations.backward_peak \
+        + weights.grads - activations.grads
+
+
+def build_pair(name: str, args, device: torch.device):
+    """(netdsl module, torchvision module, network) on ``device`` in channels_last."""
+    shape = (3, 32, 32) if args.smoke else None
+    net = netdsl.load(name, input_shape=shape)
+    ours = net.to_torch(device=device, memory_format=torch.channels_last)
+    theirs = getattr(torchvision.models, name)(**TWIN_KWARGS.get(name, {}))
+    theirs = theirs.to(device, memory_format=torch.channels_last)
+    return ours, theirs, net
+
+
+def measure_model(name: str, args, device: torch.device, peak_flops: float) -> dict:
+    ours, theirs, net = build_pair(name, args, device)
+    batch = args.batch
+    x = torch.randn(batch, *net.input_shape, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, net.output_shapes[net.outputs[0]["name"]][0], (batch,), device=device)
+    row: dict = {"model": name, "batch": batch, "input": list(net.input_shape)}
+    modes = [False] if args.no_compile else [False, True]
+    for compiled in modes:
+        tag = "compiled" if compiled else "eager"
+        row[f"train_{tag}"] = {"netdsl": training(ours, x, y, args, device, compiled),
+                               "torchvision": training(theirs, x, y, args, device, compiled)}
+    reset_peak(device)
+    row["train_eager"]["netdsl"]["estimate_bytes"] = memory_estimate(net, batch)
+    row["mfu_train_eager"] = 3 * net.flops * row["train_eager"]["netdsl"]["images_per_s"] / peak_flops
+    folded = netdsl.fold_batchnorm(ours)
+    row["infer_eager"] = {"netdsl": inference(ours, x, args, device),
+                          "netdsl_folded": inference(folded, x, args, device),
+                          "torchvision": inference(theirs, x, args, device)}
+    if not args.no_compile:
+        row["infer_compiled"] = {"netdsl": inference(ours, x, args, device, True),
+                                 "torchvision": inference(theirs, x, args, device, True)}
+    return row
+
+
+def measured_models(args) -> list[str]:
+    """The asked-for models that have both a .net file and a torchvision twin."""
+    zoo = set(netdsl.zoo_names())
+    return [m for m in args.models if m in zoo and hasattr(torchvision.models, m)]
+
+
+# ------------------------------------------------------------ report
+def ratio(ours, theirs) -> str:
+    return f"{ours / theirs:6.2f}x" if ours and theirs else "     -"
+
+
+def table(rows: list[dict]) -> list[str]:
+    mib = 2 ** 20
+    lines = [f"{'model':<14}{'metric':<30}{'torchvision':>14}{'netdsl':>14}{'ratio':>9}"]
+    for row in rows:
+        for key in ("train_eager", "train_compiled", "infer_eager", "infer_compiled"):
+            if key not in row:
+                continue
+            theirs, ours = row[key]["torchvision"], row[key]["netdsl"]
+            lines.append(f"{row['model']:<14}{key + ' images/s':<30}{theirs['images_per_s']:>14.1f}"
+                         f"{ours['images_per_s']:>14.1f}{ratio(ours['images_per_s'], theirs['images_per_s']):>9}")
+            if ours.get("peak_bytes"):
+                lines.append(f"{'':<14}{key + ' peak MiB':<30}{theirs['peak_bytes'] / mib:>14.0f}"
+                             f"{ours['peak_bytes'] / mib:>14.0f}{ratio(ours['peak_bytes'], theirs['peak_bytes']):>9}")
+        folded = row["infer_eager"]["netdsl_folded"]["images_per_s"]
+        theirs = row["infer_eager"]["torchvision"]["images_per_s"]
+        lines.append(f"{'':<14}{'infer_folded images/s':<30}{theirs:>14.1f}{folded:>14.1f}{ratio(folded, theirs):>9}")
+        train = row["train_eager"]["netdsl"]
+        if train.get("peak_bytes"):
+            lines.append(f"{'':<14}{'memory estimate / measured':<30}{train['peak_bytes'] / mib:>14.0f}"
+                         f"{train['estimate_bytes'] / mib:>14.0f}{ratio(train['estimate_bytes'], train['peak_bytes']):>9}")
+        lines.append(f"{'':<14}{'MFU (train, eager)':<30}{'':>14}{row['mfu_train_eager']:>14.1%}")
+    return lines
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type != "cuda" and not args.smoke:
+        print("no CUDA device: run on a GPU, or with --smoke for a quick CPU check")
+        return 2
+    torch.backends.cudnn.benchmark = True
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
+    peak = matmul_peak(device, args.smoke)
+    print(f"device: {name}; measured bf16 matmul peak {peak / 1e12:.1f} TFLOP/s; torch {torch.__version__}")
+    rows = []
+    for model in measured_models(args):
+        torch.manual_seed(0)
+        rows.append(measure_model(model, args, device, peak))
+        print("\n".join(table(rows[-1:])), flush=True)
+    result = {"device": name, "torch": torch.__version__, "bf16_matmul_flops": peak, "rows": rows}
+    if args.json:
+        text = json.dumps(result, indent=2)
+        sys.stdout.write(text + "\n") if args.json == "-" else Path(args.json).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
