@@ -24,13 +24,34 @@ def summary(capsys, *argv) -> dict:
     return json.loads(out)
 
 
+#: Elements of every output with its own storage, by hand (the ReLUs are in place, flatten a view):
+#: stem conv+bn 2×64·112², maxpool 64·56²; layer1 2 blocks × (2 convs, 2 bns, add); layers 2-4 the
+#: same plus a downsample conv+bn in block 0 (12 each); avgpool 512, fc 1000.
+RESNET18_ACTIVATIONS = (2 * 64 * 112 * 112 + 64 * 56 * 56 + 10 * 64 * 56 * 56 + 12 * 128 * 28 * 28
+                        + 12 * 256 * 14 * 14 + 12 * 512 * 7 * 7 + 512 + 1000)
+
+
+def resnet18_flops() -> int:
+    """2·MACs from FlopCounterMode plus the elementwise work counted on torch's layers, per sample."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import netdsl
+    from test_flops_oracle import ElementwiseCounter
+    model = netdsl.load("resnet18").to_torch().eval()
+    elementwise = ElementwiseCounter(model)
+    with torch.no_grad(), FlopCounterMode(display=False) as macs, elementwise:
+        model(torch.randn(2, 3, 224, 224))  # the counter's batch
+    return macs.get_total_flops() // 2 + elementwise.total
+
+
 def test_json_has_the_documented_interface(capsys):
     data = summary(capsys, RESNET18)
     assert data["format"] == "netdsl.summary/1" and data["network"] == "resnet18"
     assert data["input_shape"] == [3, 224, 224]
     assert data["totals"] == {"params": 11_689_512, "trainable_params": 11_689_512, "frozen_params": 0,
-                              "buffers": 9_620, "macs": 1_814_073_344, "flops": data["totals"]["flops"],
-                              "activation_bytes": data["totals"]["activation_bytes"]}
+                              "buffers": 9_620, "macs": 1_814_073_344, "flops": resnet18_flops(),
+                              "activation_bytes": 4 * RESNET18_ACTIVATIONS}
     field = data["receptive_field"]
     assert (field["size"], field["stride"], field["padding"]) == ([435, 435], [32, 32], [217, 217])
     assert field["output_global"] and not field["misaligned"]
@@ -172,3 +193,13 @@ def test_every_option_has_help_and_the_command_examples(capsys):
         assert "examples:" in sub.epilog and f"netdsl {name} " in sub.epilog
         for action in sub._actions:
             assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+
+
+def test_a_folded_row_shows_its_last_nodes_output_and_sums_the_rest(capsys, tmp_path):
+    """Rows of --depth 1 show the block's final value, not its first layer's."""
+    path = tmp_path / "fold.net"
+    path.write_text("network n {\n input x: [3, 8, 8]\n b: { conv(8, 3) relu conv(4, 1) }\n}\n")
+    row = next(r for r in summary(capsys, str(path), "--depth", "1")["layers"] if r["name"] == "b")
+    assert row["output_shape"] == [4, 6, 6]
+    assert row["params"] == (3 * 9 * 8 + 8) + (8 * 4 + 4)
+    assert row["macs"] == 36 * 8 * 27 + 36 * 4 * 8

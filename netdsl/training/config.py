@@ -146,16 +146,20 @@ class TrainConfig:
         return self
 
 
+def read_config_file(path: str | Path) -> dict:
+    """A YAML training config as a mapping (a usage error for anything else)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise UsageError(f"cannot read training config {path}: {err}") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: a training config is a mapping of keys to values")
+    return raw
+
+
 def load_config(path: Optional[str | Path] = None, overrides: Sequence[str] = ()) -> TrainConfig:
     """Read a YAML file (optional), apply ``a.b=value`` overrides, validate."""
-    raw: dict = {}
-    if path is not None:
-        try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise UsageError(f"cannot read training config {path}: {err}") from None
-        if not isinstance(raw, dict):
-            raise UsageError(f"{path}: a training config is a mapping of keys to values")
+    raw = read_config_file(path) if path is not None else {}
     for item in overrides:
         apply_override(raw, item)
     return from_dict(TrainConfig, raw, "").validate()

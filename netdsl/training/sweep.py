@@ -22,7 +22,7 @@ from typing import Callable, Optional
 import yaml
 
 from ..errors import UsageError
-from .config import TrainConfig, apply_override, from_dict
+from .config import TrainConfig, apply_override, from_dict, read_config_file
 from .optional import needs
 from .records import read_metrics, save_figure
 
@@ -83,12 +83,7 @@ def read_sweep_config(path: Optional[str]) -> tuple[dict, list[Variant], dict]:
     section (network parameters of every run): (the rest, the variants, the parameters)."""
     if path is None:
         return {}, [], {}
-    try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise UsageError(f"cannot read training config {path}: {err}") from None
-    if not isinstance(raw, dict):
-        raise UsageError(f"{path}: a training config is a mapping of keys to values")
+    raw = read_config_file(path)
     runs, params = raw.pop("sweep", None), raw.pop("set", None) or {}
     if not isinstance(params, dict):
         raise UsageError(f"{path}: 'set' maps network parameters to values, got {params!r}")

@@ -42,7 +42,11 @@ def source_state_dict(spec: str, weights: Optional[str] = "DEFAULT") -> dict[str
     if not path.is_file():
         raise UsageError(f"transfer.init_from: no file {spec}",
                          hint="give a .pth state_dict, a netdsl checkpoint, or torchvision:NAME")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a non-torch or corrupt file: torch raises pickle's, zipfile's, its own
+        raise UsageError(f"transfer.init_from: cannot read {spec}: {type(err).__name__}",
+                         hint="give a .pth state_dict saved by torch.save, or a netdsl checkpoint") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]  # a netdsl (or Lightning-style) checkpoint
     if not isinstance(state, dict):

@@ -1,0 +1,245 @@
+"""FLOPs beyond MACs, checked against a count netdsl did not compute.
+
+netdsl's FLOPs are 2·MACs (checked against FlopCounterMode in
+test_ops_registry.py) plus each op's elementwise work.  Here the elementwise
+work of every registry example is counted again from the *built torch
+module*: forward hooks see each layer's real input and output tensors, and
+the rules below read the layer's own torch attributes (``bias is None``,
+``kernel_size``, ``mode``, ``num_heads``...), following the convention
+docs/analysis.md states per op.  Merges and other functional calls outside
+any layer are counted from the aten ops torch dispatches.  A layer class with
+no rule here fails the test: a new op must state its FLOPs convention.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+import netdsl
+from torch_oracle import countable_attention
+from netdsl import runtime
+from op_examples import EXAMPLES, Example
+
+BATCH = 2
+CASES = [pytest.param(example, id=f"{op}:{example.call}:{list(example.inputs)}")
+         for op, examples in EXAMPLES.items() for example in examples]
+
+
+# ------------------------------------------------------------ per-layer rules (torch's definitions)
+def _numel(t) -> int:
+    return t.numel() // BATCH
+
+
+def _bias_add(m, ins, out):
+    """Conv, transposed conv, linear: one add per output element when a bias exists."""
+    return _numel(out) if m.bias is not None else 0
+
+
+def _norm(m, ins, out):
+    """Subtract the mean and divide by the deviation (2), then scale (1) and shift (1) if learned."""
+    return _numel(out) * (2 + (m.weight is not None) + (m.bias is not None))
+
+
+def _window(m, ins, out):
+    """Max/avg pooling: one comparison or add per window element of each output."""
+    k = m.kernel_size
+    spatial = out.dim() - 2
+    return _numel(out) * math.prod(k if isinstance(k, tuple) else (k,) * spatial)
+
+
+def _per_input(m, ins, out):
+    """Adaptive and global pooling read every input element once."""
+    return _numel(ins[0])
+
+
+def _per_output(factor):
+    return lambda m, ins, out: factor * _numel(out)
+
+
+def _upsample(m, ins, out):
+    """Interpolation reads 2 neighbours per axis (linear family) or 4 (cubic); nearest copies."""
+    per_axis = {"nearest": 0, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}[m.mode]
+    return _numel(out) * per_axis ** (out.dim() - 2) if per_axis else 0
+
+
+#: Per step and hidden unit, beyond the gate pre-activations: LSTM c' = f·c + i·g (3) and
+#: h' = o·tanh(c') (2); GRU r·(W_hn h + b_hn) (1) and h' = (1 − z)·n + z·h (4); RNN none.
+_CELL_UPDATE = {"LSTM": 5, "GRU": 5, "RNN_TANH": 0, "RNN_RELU": 0}
+
+
+def _recurrent(m, ins, out):
+    """Per step: every bias element is one add, every gate row one activation, plus the cell update."""
+    steps = ins[0].shape[1] if m.batch_first else ins[0].shape[0]
+    weights = dict(m.named_parameters())
+    biases = sum(p.numel() for n, p in weights.items() if n.startswith("bias"))
+    gate_rows = sum(p.shape[0] for n, p in weights.items() if n.startswith("weight_ih"))
+    layers = m.num_layers * (2 if m.bidirectional else 1)
+    return steps * (biases + gate_rows + _CELL_UPDATE[m.mode] * m.hidden_size * layers)
+
+
+def _attention(m, ins, out):
+    """Softmax (3) per attention weight of every head; one add per projected element with biases."""
+    query, key = ins[0], ins[1] if len(ins) > 1 else ins[0]
+    t, s = query.shape[-2], key.shape[-2]
+    softmax = 3 * m.num_heads * t * s
+    in_bias = (t + 2 * s) * m.embed_dim if m.in_proj_bias is not None else 0
+    out_bias = t * m.embed_dim if m.out_proj.bias is not None else 0
+    return softmax + in_bias + out_bias
+
+
+def _zero(m, ins, out):
+    return 0
+
+
+RULES: list[tuple[type, object]] = [
+    (nn.MultiheadAttention, _attention),  # before Linear: its out_proj is a child
+    ((nn.modules.conv._ConvNd, nn.Linear), _bias_add),
+    ((nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm), _norm),
+    (nn.LocalResponseNorm, lambda m, ins, out: _numel(out) * (m.size + 3)),
+    ((nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d), _window),
+    ((nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool1d,
+      nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d, runtime.GlobalPool), _per_input),
+    ((nn.Softmax, nn.LogSoftmax), _per_output(3)),
+    ((nn.ReLU, nn.ReLU6, nn.Sigmoid, nn.Tanh, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.SiLU,
+      nn.GELU, nn.Softplus, nn.Hardswish, nn.Hardsigmoid, nn.Mish, runtime.Scale), _per_output(1)),
+    (runtime.Maxout, lambda m, ins, out: _numel(out) * (m.pieces - 1)),
+    (nn.Upsample, _upsample),
+    (nn.RNNBase, _recurrent),
+    ((nn.modules.dropout._DropoutNd, nn.Identity, nn.Flatten, nn.Embedding, nn.ChannelShuffle,
+      nn.modules.padding._ConstantPadNd, nn.modules.padding._ReflectionPadNd,
+      nn.modules.padding._ReplicationPadNd, nn.modules.padding._CircularPadNd,
+      runtime.Reshape, runtime.Permute, runtime.Transpose, runtime.Chunk), _zero),
+]
+for _name in ("StochasticDepth",):  # eval mode: identity (added by another op's author)
+    if hasattr(runtime, _name):
+        RULES.append((getattr(runtime, _name), _zero))
+
+
+def rule_for(module: nn.Module):
+    return next((rule for classes, rule in RULES if isinstance(module, classes)), None)
+
+
+# ------------------------------------------------------------ counting
+def _sdpa(args, kwargs, out):
+    """Softmax (3) per attention weight: every query row against every key, per leading index."""
+    query, key = args[0], args[1]
+    return 3 * _numel(out) // out.shape[-1] * key.shape[-2]
+
+
+#: Functional calls outside any layer (merges, sdpa) → their FLOPs.
+_FUNCTIONAL = {
+    torch.Tensor.add: lambda args, kwargs, out: _numel(out),
+    torch.Tensor.__add__: lambda args, kwargs, out: _numel(out),
+    torch.Tensor.mul: lambda args, kwargs, out: _numel(out),
+    torch.Tensor.__mul__: lambda args, kwargs, out: _numel(out),
+    torch.add: lambda args, kwargs, out: _numel(out),
+    torch.mul: lambda args, kwargs, out: _numel(out),
+    torch.nn.functional.scaled_dot_product_attention: _sdpa,
+}
+
+
+class ElementwiseCounter(TorchFunctionMode):
+    """Sums the rules of the layers it hooks, and the functional torch calls made between them."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.total, self.depth, self.handles = 0, 0, []
+        self._hook(model)
+
+    def _hook(self, module: nn.Module) -> None:
+        rule = rule_for(module)
+        if rule is None:
+            children = list(module.children())
+            assert children or not _is_compute(module), (
+                f"no FLOPs rule for {type(module).__name__}: state its convention in tests/test_flops_oracle.py")
+            for child in children:
+                self._hook(child)
+            return
+        self.handles.append(module.register_forward_pre_hook(self._enter))
+        self.handles.append(module.register_forward_hook(self._leave(rule)))
+
+    def _enter(self, module, ins):
+        self.depth += 1
+
+    def _leave(self, rule):
+        def hook(module, ins, out):
+            self.depth -= 1
+            self.total += rule(module, ins, out[0] if isinstance(out, tuple) else out)
+        return hook
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        depth, self.depth = self.depth, self.depth + 1  # what a counted call runs inside is not counted
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            self.depth = depth
+        if depth == 0 and func in _FUNCTIONAL:
+            self.total += _FUNCTIONAL[func](args, kwargs, out)
+        return out
+
+
+def _is_compute(module: nn.Module) -> bool:
+    """A layer class (torch's or netdsl.runtime's), not one of the built network's scope containers."""
+    return type(module).__module__.startswith(("torch.", "netdsl.runtime"))
+
+
+def inputs_for(net, example: Example) -> list[torch.Tensor]:
+    if example.dtype.startswith("int"):
+        return [torch.zeros(BATCH, *shape, dtype=getattr(torch, example.dtype)) for shape in example.inputs]
+    return [torch.randn(BATCH, *shape) for shape in example.inputs]
+
+
+def counted_elementwise(example: Example) -> tuple[netdsl.Network, int]:
+    net = netdsl.parse(example.source(), filename="example.net")
+    torch.manual_seed(0)
+    model = net.to_torch().eval()
+    counter = ElementwiseCounter(model)
+    with torch.no_grad(), countable_attention(), counter:
+        model(*inputs_for(net, example))
+    return net, counter.total
+
+
+# ------------------------------------------------------------ tests
+@pytest.mark.parametrize("example", CASES)
+def test_elementwise_flops_match_the_torch_layers(example, one_torch_thread):
+    net, counted = counted_elementwise(example)
+    assert net.flops - 2 * net.macs == counted
+
+
+def test_the_counter_sees_a_convolution_bias():
+    """The oracle itself: a conv with a bias adds one per output element, without none."""
+    _, with_bias = counted_elementwise(Example("conv(4, 3)", ((3, 5, 5),)))
+    _, without = counted_elementwise(Example("conv(4, 3, bias=false)", ((3, 5, 5),)))
+    assert (with_bias, without) == (4 * 3 * 3, 0)
+
+
+def test_the_counter_refuses_a_layer_without_a_rule():
+    with pytest.raises(AssertionError, match="no FLOPs rule for Bilinear"):
+        ElementwiseCounter(nn.Sequential(nn.Bilinear(2, 2, 2)))
+
+
+def test_flops_by_hand_for_a_small_network():
+    """conv 3→4 k3 on 3×6×6 (out 4×4×4, 64 elements), bn, relu, maxpool 2 (out 4×2×2), linear 16→5."""
+    net = netdsl.parse("network n {\n input x: [3, 6, 6]\n conv(4, 3)\n batchnorm\n relu\n"
+                       " maxpool(2)\n flatten\n linear(5)\n}")
+    macs = 64 * 27 + 16 * 5
+    elementwise = 64 + 4 * 64 + 64 + 16 * 4 + 5  # bias, bn, relu, 4 per pooled output, linear bias
+    assert (net.macs, net.flops) == (macs, 2 * macs + elementwise)
+
+
+# ------------------------------------------------------------ peers: fvcore where conventions coincide
+def test_fvcore_matches_macs_of_convolutions_and_linears():
+    """fvcore's "flop" is one per multiply-add of conv/linear/matmul: netdsl's MACs.
+    (It differs elsewhere: it adds norm and pooling elements; docs/analysis.md.)"""
+    fvcore = pytest.importorskip("fvcore.nn", reason="fvcore is in the dev extra: pip install -e '.[dev]'")
+    net = netdsl.parse("network n {\n input x: [3, 12, 12]\n conv(8, 3, stride=2, padding=1)\n relu\n"
+                       " conv(6, 3, groups=2, padding=1)\n flatten\n linear(10)\n}")
+    model = net.to_torch().eval()
+    counter = fvcore.FlopCountAnalysis(model, torch.randn(1, 3, 12, 12))
+    counter.unsupported_ops_warnings(False)
+    assert counter.total() == net.macs
