@@ -103,3 +103,13 @@ def test_a_residual_off_by_padding_says_to_pad():
     with pytest.raises(netdsl.errors.ShapeError) as info:
         netdsl.parse(text, "res.net")
     assert "padding=kernel // 2" in info.value.hint
+
+
+@pytest.mark.parametrize("after", ["selu(inplace=true)", "reshape((32,)) dropout(inplace=true)"])
+def test_an_inplace_op_may_not_overwrite_a_learned_tensors_view(after):
+    # the second 100,000-case run: torch refused these (an expanded view / a leaf's view)
+    text = f"network n {{\n input [4, 8]\n relu p: parameter([4, 8], init=uniform()) {after}\n}}\n"
+    with pytest.raises(ArgumentError, match="learned tensor's view") as info:
+        netdsl.parse(text, "p.net")
+    assert info.value.span.line == 3
+    assert netdsl.parse(text.replace("inplace=true", "inplace=false")).output_shapes

@@ -67,7 +67,8 @@ class BodyGen:
         self.edgy = False             # a boundary value was kept: limits may still refuse it
         self.ops_left = rng.randint(6, 40)
         self.counter = 0
-        self.single_ops = [s for s in all_ops() if s.arity == 1]
+        # a learned tensor needs a label (`param NAME: [...]`), which generic calls may lack
+        self.single_ops = [s for s in all_ops() if s.arity == 1 and s.name != "parameter"]
 
     def fresh(self) -> int:
         self.counter += 1

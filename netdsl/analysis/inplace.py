@@ -75,6 +75,8 @@ def _conflict(graph, node: int, readers) -> Optional[str]:
         what = _describe(value, data, through)
         if data["op"] == "input":
             return f"{what}, which the caller still holds"
+        if data["op"] == "parameter":  # expand_batch: a batch-wide view of one weight
+            return f"{what}, a learned tensor's view shared by every sample"
         other = next((r for r in readers[value] if r != reader), None)
         if other is not None:
             return f"{what}, which {_reader(graph, other)} also reads"

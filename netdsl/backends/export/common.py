@@ -51,14 +51,14 @@ class ExportReport:
         if self.float32_error is not None:
             verdict = (f"; outputs match torch to float32 rounding (max abs diff {self.max_abs_diff:.2e}; "
                        f"torch's own float32 error {self.float32_error:.2e})")
-        return (f"{self.path}: {self.format}, inputs {', '.join(self.input_names)} -> "
+        return (f"wrote {self.path}: {self.format}, inputs {', '.join(self.input_names)} -> "
                 f"outputs {', '.join(self.output_names)}, {batch}{verdict}")
 
 
 class NamedIO(nn.Module):
     """The network called with keyword inputs named as in the .net file, returning a
     dict of its outputs by name: the names the exported graph's inputs and outputs get.
-    In eval mode a network with auxiliary heads returns its main output alone."""
+    In eval mode a network returns its outputs without ``aux=true`` alone."""
 
     def __init__(self, model: nn.Module, input_names: list[str], output_names: list[str]):
         super().__init__()
@@ -79,8 +79,7 @@ def named_module(network, model: Optional[nn.Module] = None) -> NamedIO:
 
 
 def exported_output_names(module: NamedIO, inputs: dict) -> list[str]:
-    """The outputs the eval-mode module really returns (the main one alone when the
-    network has auxiliary heads)."""
+    """The outputs the eval-mode module really returns (none declared ``aux=true``)."""
     with torch.no_grad():
         return list(module(**inputs))
 
