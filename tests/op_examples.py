@@ -186,6 +186,11 @@ EXAMPLES: dict[str, list[Example]] = {
     ],
     "sdpa": [merge("sdpa", (2, 5, 4), (2, 7, 4), (2, 7, 3)), merge("sdpa(causal=true)", (6, 4), (6, 4), (6, 4)),
              merge("scaled_dot_product_attention(scale=0.5)", (3, 2, 5, 4), (3, 2, 7, 4), (3, 2, 7, 6))],
+    "shifted_window_attention": [  # [H, W, C]: padded to whole windows, shifted, or the shift dropped
+        ex("shifted_window_attention(8, 3, 0, 2)", (6, 6, 8)),
+        ex("shifted_window_attention(8, 3, 1, 2)", (7, 5, 8)),
+        ex("window_attention(12, (2, 3), (1, 1), 3, qkv_bias=false, proj_bias=false)", (4, 6, 12)),
+        ex("shifted_window_attention(4, 7, 3, 1, attention_dropout=0.1, dropout=0.1)", (5, 6, 4))],
     # ------------------------------------------------------------ shape
     "identity": [ex("identity"), tokens("identity", (4,))],
     "flatten": [ex("flatten"), ex("flatten(start=1)", (2, 3, 4)), ex("flatten(0, 1)", (2, 3, 4))],

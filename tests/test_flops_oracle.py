@@ -91,12 +91,24 @@ def _attention(m, ins, out):
     return softmax + in_bias + out_bias
 
 
+def _window_attention(m, ins, out):
+    """Per attention weight of every head in every (padded) window: softmax (3), the
+    position bias (1) and, with a shift, the mask (1); one add per projected element with biases."""
+    _, h, w, c = ins[0].shape
+    padded = [-(-size // win) * win for size, win in zip((h, w), m.window_size)]
+    shifted = any(s and win < size for s, win, size in zip(m.shift_size, m.window_size, padded))
+    positions, tokens = padded[0] * padded[1], m.window_size[0] * m.window_size[1]
+    biases = positions * sum(layer.bias.numel() for layer in (m.qkv, m.proj) if layer.bias is not None)
+    return (4 + shifted) * m.num_heads * positions * tokens + biases
+
+
 def _zero(m, ins, out):
     return 0
 
 
 RULES: list[tuple[type, object]] = [
     (nn.MultiheadAttention, _attention),  # before Linear: its out_proj is a child
+    (runtime.ShiftedWindowAttention, _window_attention),  # and its qkv, proj
     ((nn.modules.conv._ConvNd, nn.Linear), _bias_add),
     ((nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm), _norm),
     (nn.LocalResponseNorm, lambda m, ins, out: _numel(out) * (m.size + 3)),

@@ -44,7 +44,7 @@ def test_saved_activations_of_each_op_match_autograd(example):
 
 #: Approximate in general (other backends, fused kernels) but exact on CPU with the math
 #: attention backend, where their rules are checked like the others'.
-EXACT_ON_CPU = ("lrn", "multihead_attention", "sdpa")
+EXACT_ON_CPU = ("lrn", "multihead_attention", "sdpa", "shifted_window_attention")
 
 
 @pytest.mark.parametrize("example", [pytest.param(e, id=f"{op}:{e.id}") for op in EXACT_ON_CPU

@@ -53,6 +53,8 @@ MODERN = [*(f"efficientnet_b{size}" for size in range(8)),
 CONVNEXT = [f"convnext_{size}" for size in ("tiny", "small", "base", "large")]
 # ViT's position embedding fixes the input size: compared at full size.
 VIT = ["vit_b_16", "vit_b_32", "vit_l_16"]
+# Swin at full size: the shifted windows' masks act only where a stage has several windows.
+SWIN = ["swin_t", "swin_s", "swin_b"]
 
 TWINS = [
     Twin("alexnet"),
@@ -72,6 +74,7 @@ TWINS = [
       for xy in "xy" for size in ("400mf", "1_6gf")),
     *(Twin(name, side=64, tolerance=1e-5, perturb=True) for name in CONVNEXT),
     *(Twin(name, halve_input=False, tolerance=1e-5, perturb=True) for name in VIT),
+    *(Twin(name, halve_input=False, tolerance=1e-5, perturb=True) for name in SWIN),
 ]
 
 

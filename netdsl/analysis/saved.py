@@ -166,6 +166,21 @@ def _sdpa(node, data, ins, width) -> Saved:
     return Saved(data["inputs"][2:3], per_sample=(prod(ins[0]) + prod(ins[1]) + prod(lead) * t * s) * width)
 
 
+def _window_attention(node, data, ins, width) -> Saved:
+    """torchvision's windowed attention on P padded positions (C channels), as CPU
+    autograd keeps it: qkv's input (the windows' copy), the scaled queries, the keys
+    and values (copied for the batched matmuls with several heads, else views of the
+    qkv output), the attention matrix, proj's input; with dropout, the masks and the
+    dropped matrix."""
+    from ..ops.window_attention import window_geometry
+    args, ((wh, ww), _, (ph, pw), c) = data["args"], window_geometry(data["args"], ins)
+    plane, matrix = ph * pw * c, args["num_heads"] * ph * pw * wh * ww
+    keys_values = 2 * plane if args["num_heads"] > 1 else 3 * plane
+    dropped = 2 * matrix if args["attention_dropout"] > 0 else 0
+    out_mask = plane if args["dropout"] > 0 else 0
+    return Saved(per_sample=(3 * plane + keys_values + matrix + dropped + out_mask) * width)
+
+
 def _stochastic_depth(node, data, ins, width) -> Saved:
     """The scaled keep-mask: one value per sample (row) or per batch; none when p = 0."""
     if data["args"]["p"] == 0:
@@ -199,6 +214,7 @@ RULES: dict[str, Rule] = {
     "multihead_attention": _attention,
     "sdpa": _sdpa,
     "stochastic_depth": _stochastic_depth,
+    "shifted_window_attention": _window_attention,
     **dict.fromkeys(("lstm", "gru", "rnn"), _recurrent),
     "pad": _padding_copy,
     "parameter": _nothing,  # expand_batch(weight, x) is a view of the weight; x is only its shape
@@ -206,7 +222,7 @@ RULES: dict[str, Rule] = {
 
 #: Rules that torch matches exactly on CPU (the rest are documented approximations).
 APPROXIMATE = frozenset({"lrn", "lstm", "gru", "rnn", "sepconv", "instancenorm", "matmul",
-                         "multihead_attention", "sdpa"})  # exact with the math SDPA backend
+                         "multihead_attention", "sdpa", "shifted_window_attention"})  # exact with the math SDPA backend
 
 
 #: Ops that keep their output on some device although RULES (measured on CPU) say

@@ -1,0 +1,121 @@
+"""Shifted-window self-attention (Swin Transformer, Liu et al., ICCV 2021) on
+channels-last maps [H, W, C], as torchvision's ``ShiftedWindowAttention``.
+
+The map is padded at the bottom and right to whole windows, rolled by the
+shift (which is dropped along an axis the window covers, torchvision's rule),
+cut into windows of ``wh·ww`` tokens that attend among themselves (a mask
+keeps the rolled-in pieces apart), merged back, rolled back and unpadded.
+Everything is counted on the padded map of ``P = pad_H·pad_W`` positions:
+torch computes the padding's attention too.  MACs are what torchvision's
+matmuls run: the qkv and output projections (4·P·C²) and ``Q·Kᵀ`` and
+``A·V`` within each window (2·P·wh·ww·C).  The receptive field is global
+when one window covers the map; otherwise it is each position's own window,
+which per-axis geometry cannot state, so none is claimed.
+"""
+from __future__ import annotations
+
+from ..errors import ShapeError
+from .common import expand
+from .registry import GLOBAL, NO_FIELD, Arg, OpSpec, TorchCall, register
+
+
+def window_geometry(a, ins, op: str = "shifted_window_attention"):
+    """(window, shift, padded (H, W), C) for one [H, W, C] input, checked."""
+    h, w, c = ins[0]  # input_rank: 3
+    if c != a.dim:
+        raise ShapeError(f"{op}: the input has {c} channels, dim is {a.dim}",
+                         hint="the input is channels-last [H, W, C]: permute((1, 2, 0)) turns [C, H, W] into it")
+    if c % a.num_heads:
+        raise ShapeError(f"{op}: num_heads={a.num_heads} must divide dim={c}")
+    window = expand(a.window_size, 2, "window_size")
+    padded = tuple(-(-size // win) * win for size, win in zip((h, w), window))
+    shifts = expand(a.shift_size, 2, "shift_size")
+    # torchvision's rule: a window that covers the (padded) map needs no shift
+    shift = tuple(0 if win >= size else s for win, size, s in zip(window, padded, shifts))
+    return window, shift, padded, c
+
+
+def _tokens(a, ins):
+    """(P, N, C): padded positions, tokens per window, channels."""
+    (wh, ww), _, (ph, pw), c = window_geometry(a, ins)
+    return ph * pw, wh * ww, c
+
+
+def _weights(a, ins):
+    (wh, ww), _, _, c = window_geometry(a, ins)
+    weights = {"qkv.weight": (3 * c, c)}
+    if a.qkv_bias:
+        weights["qkv.bias"] = (3 * c,)
+    weights["proj.weight"] = (c, c)
+    if a.proj_bias:
+        weights["proj.bias"] = (c,)
+    weights["relative_position_bias_table"] = ((2 * wh - 1) * (2 * ww - 1), a.num_heads)
+    return weights
+
+
+def _buffers(a, ins):
+    (wh, ww), _, _, _ = window_geometry(a, ins)
+    return {"relative_position_index": ((wh * ww) ** 2,)}
+
+
+def _macs(a, ins, out):
+    p, n, c = _tokens(a, ins)
+    return 4 * p * c * c + 2 * p * n * c
+
+
+def _flops(a, ins, out):
+    """Per attention weight (H·P·N): softmax 3, the position bias 1, the shift's mask 1;
+    the projections' biases 1 per projected element."""
+    p, n, c = _tokens(a, ins)
+    shifted = any(window_geometry(a, ins)[1])
+    per_weight = 3 + 1 + (1 if shifted else 0)
+    biases = p * (3 * c * a.qkv_bias + c * a.proj_bias)
+    return per_weight * a.num_heads * p * n + biases
+
+
+def _field(a, ins):
+    """Global when one window covers the map (every token attends to every other);
+    otherwise each position sees the window it falls in, a field that depends on the
+    position, which per-axis geometry cannot state: none is claimed."""
+    window, _, padded, _ = window_geometry(a, ins)
+    return GLOBAL if window == padded else NO_FIELD
+
+
+def _shape(a, ins):
+    window_geometry(a, ins)
+    return tuple(ins[0])
+
+
+def _torch(a, ins):
+    return TorchCall("netdsl.runtime.ShiftedWindowAttention", dict(
+        dim=a.dim, window_size=expand(a.window_size, 2), shift_size=expand(a.shift_size, 2),
+        num_heads=a.num_heads, qkv_bias=a.qkv_bias, proj_bias=a.proj_bias,
+        attention_dropout=a.attention_dropout, dropout=a.dropout))
+
+
+register(OpSpec(
+    name="shifted_window_attention", category="attention", aliases=("window_attention",),
+    doc="Swin's (shifted) window self-attention on a channels-last map [H, W, C], as "
+        "torchvision's ShiftedWindowAttention: qkv and proj linears, a learned "
+        "relative_position_bias_table and its relative_position_index buffer. The map is "
+        "padded to whole windows and rolled by shift_size (dropped along an axis one window "
+        "covers); tokens attend within their window, a mask separating rolled-in pieces. "
+        "MACs: 4·P·C² for the projections plus 2·P·N·C for Q·Kᵀ and A·V (P padded positions, "
+        "N tokens per window). FLOPs: per attention weight 3 (softmax), 1 (position bias) and "
+        "1 (mask, when shifted); the biases. Receptive field: global when one window covers "
+        "the map, else none (each position sees its own window).",
+    args=(Arg("dim", "int", minimum=1, doc="channels C of the input and output"),
+          Arg("window_size", "ints", minimum=1, doc="window height and width (one int: square)"),
+          Arg("shift_size", "ints", 0, minimum=0, doc="cyclic shift per axis; 0 for regular windows"),
+          Arg("num_heads", "int", minimum=1, doc="heads; must divide dim"),
+          Arg("qkv_bias", "bool", True, doc="bias on the qkv projection"),
+          Arg("proj_bias", "bool", True, doc="bias on the output projection"),
+          Arg("attention_dropout", "float", 0.0, minimum=0, maximum=1, doc="dropout on the attention weights"),
+          Arg("dropout", "float", 0.0, minimum=0, maximum=1, doc="dropout on the output")),
+    shape=_shape,
+    weights=_weights,
+    buffers=_buffers,
+    macs=_macs,
+    flops=_flops,
+    rf=_field, input_rank=(3,),
+    torch=_torch))
