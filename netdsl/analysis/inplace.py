@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..errors import ArgumentError
-from ..ops.registry import get_op
+from ..ops.registry import get_op, is_weight_view
 from .memory import EVAL_IDENTITY_CATEGORIES, VIEW_OPS, runs_inplace
 from .saved import keeps_output
 
@@ -75,7 +75,7 @@ def _conflict(graph, node: int, readers) -> Optional[str]:
         what = _describe(value, data, through)
         if data["op"] == "input":
             return f"{what}, which the caller still holds"
-        if data["op"] == "parameter":  # expand_batch: a batch-wide view of one weight
+        if is_weight_view(data["op"]):
             return f"{what}, a learned tensor's view shared by every sample"
         other = next((r for r in readers[value] if r != reader), None)
         if other is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..ops.registry import is_weight_view
 from .memory import DTYPE_BYTES, FLOAT_DTYPES, VIEW_OPS, storages
 from .saved import saved_by
 
@@ -58,14 +59,14 @@ def record_forward(graph, batch: int, width: int, device: str = "cuda",
         if data["op"] == "input":
             record.needs_grad[node] = inputs_require_grad and data.get("dtype") in FLOAT_DTYPES
             continue
-        reads = data["inputs"] if data["op"] != "parameter" else ()  # its input gives only the batch size
+        reads = () if is_weight_view(data["op"]) else data["inputs"]
         needs = data["trainable_params"] > 0 or any(record.needs_grad[i] for i in reads)
         record.needs_grad[node] = needs
         if needs:
             saved = saved_by(node, data, [nodes[i]["shape"] for i in data["inputs"]], width, device,
                              record.needs_grad.__getitem__)
             for value in saved.values:
-                if nodes[value]["op"] == "parameter":  # a learned tensor's (expanded) view: weight memory
+                if is_weight_view(nodes[value]["op"]):  # weight memory, not an activation
                     continue
                 record.savers.setdefault(owner[value], []).append(node)
             record.own[node] = saved.per_sample * batch + saved.fixed

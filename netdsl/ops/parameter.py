@@ -41,5 +41,5 @@ register(OpSpec(
     shape=lambda a, ins: value_shape(tuple(a.shape), ins[0]),
     weights=lambda a, ins: {"": tuple(a.shape)},  # "": the node itself is the parameter
     torch=lambda a, ins: TorchCall("torch.nn.Parameter", {"shape": tuple(a.shape)}),
-    dtypes="float",
+    dtypes="float", weight_view=True,
 ))

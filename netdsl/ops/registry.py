@@ -127,6 +127,10 @@ class OpSpec:
     aliases: tuple[str, ...] = ()
     input_rank: tuple[int, ...] = ()  # allowed input ranks (batch excluded); empty = any
     has_weights: bool = False  # accepts init= / bias_init=
+    # the output is a (batch-expanded) view of the op's own weight and its input gives
+    # only the batch size (a learned tensor): no gradient flows to the input, saving
+    # it keeps weight memory, and writing into it would write into the weight
+    weight_view: bool = False
     dtypes: str = "float"  # input dtypes it takes: a key of dtypes.ACCEPTS ("float", "integer", "any", ...)
 
     def arg(self, name: str) -> Optional[Arg]:
@@ -166,6 +170,13 @@ def all_ops() -> list[OpSpec]:
 def op_names() -> list[str]:
     _load_builtin_ops()
     return sorted(_OPS)
+
+
+def is_weight_view(op: str) -> bool:
+    """Whether ``op``'s output is a view of its own weight (``OpSpec.weight_view``);
+    False for ``input`` and names the registry does not hold."""
+    spec = get_op(op)
+    return spec is not None and spec.weight_view
 
 
 def get_op(name: str) -> Optional[OpSpec]:
