@@ -105,9 +105,12 @@ def _transform(transformer: "_ToAst", tree):
         raise
 
 
-def _in_file(error: NetdslError, filename: str) -> NetdslError:
+def _in_file(error: NetdslError, filename: str, line: int = 1, column: int = 1) -> NetdslError:
+    """Point ``error`` into ``filename``; text embedded at ``line:column`` shifts its span."""
     if error.span is not None:
-        error.span = Span(filename, error.span.line, error.span.column)
+        at_start = error.span.line == 1
+        error.span = Span(filename, error.span.line + line - 1,
+                          error.span.column + (column - 1 if at_start else 0))
     return error
 
 
@@ -119,7 +122,7 @@ def parse_expr(text: str, filename: str, line: int, column: int) -> ast.Expr:
         span = Span(filename, line, column + (exc.column or 1) - 1)
         raise ParseError(f"bad expression in label: {text!r}", span) from None
     except _LimitInLexer as exc:
-        raise _in_file(exc.error, filename) from None
+        raise _in_file(exc.error, filename, line, column) from None
     return _transform(_ToAst(filename, line_offset=line - 1, column_offset=column - 1), tree)
 
 

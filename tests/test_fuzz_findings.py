@@ -115,3 +115,14 @@ def test_source_registry_keeps_recent_texts_only(monkeypatch):
         SourceRegistry.add(f"f{i}.net", "x" * 30 + "\n" + "y" * 9)
     assert SourceRegistry.line("f0.net", 1) is None
     assert SourceRegistry.line("f9.net", 2) == "y" * 9
+
+
+def test_nesting_limit_inside_a_label_points_into_the_label():
+    # found by the third 100k fuzz run: the span was the label text's own 1:69
+    deep = "(" * 65 + "i" + ")" * 65
+    text = f"network n {{\n  input [3]\n  repeat 2 as i {{ a{{{deep}}}: relu }}\n}}\n"
+    with pytest.raises(NetdslError, match="brackets nested 65 deep") as info:
+        netdsl.parse(text, "lab.net")
+    span = info.value.span
+    assert (span.file, span.line) == ("lab.net", 3)
+    assert text.splitlines()[2][span.column - 1] == "("

@@ -32,6 +32,10 @@ MAX_TORCH_ELEMENTS = 1_000_000  # one node's output, per sample
 MAX_TORCH_TOTAL = 4_000_000     # all nodes' outputs, per sample
 MAX_TORCH_MACS = 5_000_000      # per sample: each torch run stays well under a second
 MAX_TORCH_NODES = 400
+#: Linear work gets time in proportion: after loading, the deadline moves out by
+#: this much per expanded node (a 25,000-node case needs ~5 s on one idle core).
+#: A super-linear stage still overruns it by far, which is what a hang means here.
+SECONDS_PER_NODE = 1e-3
 
 
 class FuzzTimeout(BaseException):
@@ -49,6 +53,13 @@ def alarm(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def extend_alarm(seconds: float) -> None:
+    """Move the running alarm's deadline out by ``seconds``."""
+    remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+    if remaining > 0:
+        signal.setitimer(signal.ITIMER_REAL, remaining + seconds)
 
 
 def frames(tb) -> list[str]:
@@ -198,6 +209,7 @@ def check(source: Union[str, bytes], timeout: float, workdir: str, torch_runs: b
 def _all_stages(source, text: str, workdir: str, torch_runs: bool, predicted: Optional[dict],
                 progress: _Progress) -> dict:
     net = load(source, workdir)
+    extend_alarm(SECONDS_PER_NODE * len(net.ir.nodes))
     for progress.stage, run in STAGES:
         run(net, len(text))
     shapes = dict(net.output_shapes)

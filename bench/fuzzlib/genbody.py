@@ -64,6 +64,7 @@ class BodyGen:
         self.edge_rate = edge_rate    # probability that a call uses a boundary value
         self.off = False              # the program is deliberately invalid
         self.suspect = False          # an op's shape rule crashed while generating
+        self.inplace = False          # some op got inplace=true (by keyword or position)
         self.edgy = False             # a boundary value was kept: limits may still refuse it
         self.ops_left = rng.randint(6, 40)
         self.counter = 0
@@ -170,6 +171,7 @@ class BodyGen:
             role = ARG_ROLES.get(arg_name)
             if role and ctx.roles.get(role) and self.rng.random() < 0.5:
                 values[arg_name] = self.rng.choice(ctx.roles[role])
+        self.inplace = self.inplace or values.get("inplace") is True
         pos, kw = argvalues.arrange(spec, values, self.rng)
         call = Call(spec.name if self.rng.random() < 0.9 else self.rng.choice((spec.name, *spec.aliases)),
                     pos, kw, label=self.maybe_label(ctx))

@@ -209,5 +209,5 @@ def generate(seed: str) -> Program:
     text = render_program(gen, params, stmts, rng)
     # the generator does not track which tensors are read twice, so it cannot
     # tell whether netdsl's in-place rule (docs/errors.md) allows an inplace=true
-    valid = not gen.off and not gen.suspect and not gen.edgy and "inplace=true" not in text
+    valid = not gen.off and not gen.suspect and not gen.edgy and not gen.inplace and "inplace=true" not in text
     return Program(text, valid, gen.suspect, gen.predicted if valid else None)

@@ -16,7 +16,11 @@ INT_DTYPES = ("int64", "int32")
 
 
 def sample_inputs(net, batch: int) -> list:
-    """Random inputs; integer inputs get ids valid for every embedding that reads them."""
+    """Random inputs; integer inputs get ids valid for every embedding in the network.
+
+    Ids may reach an embedding through shape-only ops (dense {}, flatten, a
+    view), so every embedding bounds the ids, not only direct readers.
+    """
     import torch
     nodes = net.nodes()
     xs = []
@@ -24,8 +28,7 @@ def sample_inputs(net, batch: int) -> list:
         shape = (batch, *nodes[info["node"]]["shape"])
         dtype = getattr(torch, info.get("dtype") or "float32")
         if info.get("dtype") in INT_DTYPES:
-            readers = [d for d in nodes if info["node"] in d.get("inputs", ()) and d["op"] == "embedding"]
-            high = min((d["args"]["num_embeddings"] for d in readers), default=4)
+            high = min((d["args"]["num_embeddings"] for d in nodes if d["op"] == "embedding"), default=4)
             xs.append(torch.randint(0, high, shape, dtype=dtype))
         else:
             xs.append(torch.randn(shape).to(dtype))
