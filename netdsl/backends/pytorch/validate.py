@@ -58,13 +58,14 @@ def _check_characters(text: str) -> None:
 
 @lru_cache(maxsize=1)
 def runtime_names() -> frozenset[str]:
-    """The public classes and functions of ``netdsl.runtime``, read from its
-    source (without importing torch): what generated code may import from it."""
+    """The public classes and functions ``netdsl.runtime`` re-exports from its
+    family modules, read from its source (without importing torch): what
+    generated code may import from it."""
     spec = importlib.util.find_spec("netdsl.runtime")
     with open(spec.origin, encoding="utf-8") as file:
         tree = ast.parse(file.read())
-    return frozenset(node.name for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))
-                     and not node.name.startswith("_"))
+    return frozenset(alias.name for node in tree.body if isinstance(node, ast.ImportFrom) and node.level == 1
+                     for alias in node.names if not alias.name.startswith("_"))
 
 
 class _Module:
