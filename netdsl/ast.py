@@ -136,6 +136,7 @@ class Call(Element):
 @dataclass
 class Group(Element):
     body: list["Stmt"]
+    branch: bool = False  # braces that delimit a whole branch of a merge: no scope of their own
 
 
 @dataclass

@@ -229,6 +229,8 @@ class _Elaborator:
         return ctx.values[el.name]
 
     def el_Group(self, el: ast.Group, ctx: Ctx, cur, label):
+        if label is None and not el.branch:  # as nn.Sequential nests: the group takes the next position
+            return self.body(el.body, replace(ctx, scope=ctx.scope.child(None, el.span)), cur)
         return self._scoped(label, ctx, el.span, lambda c: self.body(el.body, c, cur))
 
     def el_Repeat(self, el: ast.Repeat, ctx: Ctx, cur, label):

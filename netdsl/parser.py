@@ -282,6 +282,10 @@ class _ToAst(Transformer_NonRecursive):  # no recursion: deep input cannot overf
 
     def call(self, meta, children):
         name, args, body = children
+        for stmt in body or ():  # `concat { {a b} {c} }`: those braces only delimit branches
+            if isinstance(stmt, ast.Chain) and len(stmt.items) == 1 and stmt.items[0].label is None:
+                if isinstance(stmt.items[0].element, ast.Group):
+                    stmt.items[0].element.branch = True
         return ast.Call(self._s(meta), str(name), args or ast.Args(), body)
 
     def inline_call(self, meta, children):

@@ -331,3 +331,53 @@ def test_token_sequences_flow_through_linear_and_layernorm():
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(x)
     assert net.macs == counter.get_total_flops() / 2 / 2
+
+
+# ------------------------------------------------------------ unlabelled groups: index scopes
+MOBILENET_STEM = """
+network stem {
+    input [3, 32, 32]
+    features: {
+        { conv(32, 3, stride=2, padding=1, bias=false) batchnorm relu6 }
+        { conv(32, 3, padding=1, groups=32, bias=false) batchnorm relu6 }
+        maxpool(2)
+    }
+    concat {
+        { conv(4, 1) relu }
+        conv(4, 1)
+    }
+}
+"""
+
+
+def test_unlabelled_groups_nest_as_sequential_and_match_torchvision():
+    """torchvision's mobilenet_v2: features.0 is a Conv2dNormActivation (a Sequential)."""
+    from torchvision.models import mobilenet_v2
+    net = netdsl.parse(MOBILENET_STEM)
+    keys = list(net.to_torch().state_dict())
+    theirs = [k for k in mobilenet_v2().state_dict() if k.startswith("features.0.")]
+    assert keys[:len(theirs)] == theirs
+    assert "features.1.0.weight" in keys and "features.1.1.running_var" in keys
+
+
+def test_braces_that_delimit_a_merge_branch_open_no_scope():
+    keys = list(netdsl.parse(MOBILENET_STEM).to_torch().state_dict())
+    assert [k for k in keys if not k.startswith("features")] == ["1.weight", "1.bias", "3.weight", "3.bias"]
+
+
+def test_unlabelled_group_keys_and_outputs_match_generated_source():
+    net = netdsl.parse(MOBILENET_STEM)
+    torch.manual_seed(0)
+    built = net.to_torch().eval()
+    torch.manual_seed(0)
+    generated = _exec_source(net).eval()
+    assert list(built.state_dict()) == list(generated.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(built(x), generated(x))
+
+
+def test_a_number_an_unlabelled_group_took_is_refused():
+    text = "network n {\n input [4]\n { linear(4) }\n 0: linear(4)\n}"
+    with pytest.raises(ArgumentError, match="'0' is used twice"):
+        netdsl.parse(text)
