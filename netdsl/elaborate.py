@@ -26,7 +26,7 @@ from .shape_hints import residual_hint
 from .typecheck import bind_block_args
 from .workload import MAX_DEPTH, MAX_LEVELS, Workload
 
-DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32")
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "bool")
 
 
 @dataclass

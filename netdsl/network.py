@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .analysis.inplace import check_inplace
+from .analysis.ties import check_ties
 from .analysis.params import count_params
 from .elaborate import elaborate
 from .errors import ShapeError
@@ -219,6 +220,7 @@ def _build(read_program, network, params, input_shape, limits: Limits) -> Networ
             program = read_program()
             graph = elaborate(program, network, params, shapes)
             check_inplace(graph)
+            check_ties(graph)
         graph.graph["overridden"] = bool(params or input_shape)
         return Network(graph, program, limits)
     except ShapeError as err:

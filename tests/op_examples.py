@@ -24,10 +24,17 @@ class Example:
     dtype: str = "float32"
     id: str = field(default="", compare=False)
     prelude: str = ""  # a chain run before the call, on its own line
+    masks: int = 0  # the last inputs are bool masks (attention's key-padding mask)
+
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        """Each input's dtype."""
+        data = len(self.inputs) - self.masks
+        return (self.dtype,) * data + ("bool",) * self.masks
 
     def source(self) -> str:
         """A complete network applying the example to its inputs."""
-        lines = [f"input x{i}: {list(shape)} {self.dtype}" for i, shape in enumerate(self.inputs)]
+        lines = [f"input x{i}: {list(shape)} {dtype}" for i, (shape, dtype) in enumerate(zip(self.inputs, self.dtypes))]
         lines += [self.prelude] if self.prelude else []
         return "network example {\n  " + "\n  ".join(lines) + f"\n  {self.call}\n}}\n"
 
@@ -46,6 +53,22 @@ def merge(op: str, *inputs) -> Example:
     """A merge of the inputs x0, x1, ... (one branch per input)."""
     branches = "\n ".join(f"@x{i}" for i in range(len(inputs)))
     return ex(f"{op} {{ {branches} }}", *inputs)
+
+
+def masked(op: str, *inputs) -> Example:
+    """A merge whose last input is a bool mask [S] (true: a padding position)."""
+    example = merge(op, *inputs)
+    return Example(example.call, example.inputs, id=example.call + " masked", masks=1)
+
+
+def padding_mask(shape, batch: int):
+    """Odd samples have their last position padded; no sample is all padding
+    (attention over nothing is NaN)."""
+    import torch
+    mask = torch.zeros((batch, *shape), dtype=torch.bool)
+    if shape[-1] > 1:
+        mask[1::2, ..., -1] = True
+    return mask
 
 
 def tokens(call: str, *inputs) -> Example:
@@ -183,6 +206,8 @@ EXAMPLES: dict[str, list[Example]] = {
         merge("multihead_attention(8, 2, dropout=0.1)", (5, 8), (7, 8)),  # cross: packed in_proj
         merge("multihead_attention(8, 2)", (5, 8), (7, 6)),  # memory of another width: kdim = vdim = 6
         merge("mha(8, 1, causal=true)", (4, 8), (6, 3), (6, 5)),  # query, key, value
+        masked("multihead_attention(8, 2, padding_mask=true)", (5, 8), (5,)),  # self-attention, padded keys
+        masked("mha(8, 2, causal=true, padding_mask=true)", (4, 8), (6, 8), (6,)),  # cross, both masks
     ],
     "sdpa": [merge("sdpa", (2, 5, 4), (2, 7, 4), (2, 7, 3)), merge("sdpa(causal=true)", (6, 4), (6, 4), (6, 4)),
              merge("scaled_dot_product_attention(scale=0.5)", (3, 2, 5, 4), (3, 2, 7, 4), (3, 2, 7, 6))],

@@ -22,7 +22,7 @@ from torch.overrides import TorchFunctionMode
 import netdsl
 from torch_oracle import countable_attention
 from netdsl import runtime
-from op_examples import EXAMPLES, Example
+from op_examples import EXAMPLES, Example, padding_mask
 
 BATCH = 2
 CASES = [pytest.param(example, id=f"{op}:{example.call}:{list(example.inputs)}")
@@ -82,10 +82,12 @@ def _recurrent(m, ins, out):
 
 
 def _attention(m, ins, out):
-    """Softmax (3) per attention weight of every head; one add per projected element with biases."""
-    query, key = ins[0], ins[1] if len(ins) > 1 else ins[0]
+    """Softmax (3) per attention weight of every head, the padding mask's add (1); one add
+    per projected element with biases."""
+    masked = ins[-1].dtype == torch.bool  # torch adds the key-padding mask to the scores
+    query, key = ins[0], ins[1] if len(ins) > 1 + masked else ins[0]
     t, s = query.shape[-2], key.shape[-2]
-    softmax = 3 * m.num_heads * t * s
+    softmax = (3 + masked) * m.num_heads * t * s
     in_bias = (t + 2 * s) * m.embed_dim if m.in_proj_bias is not None else 0
     out_bias = t * m.embed_dim if m.out_proj.bias is not None else 0
     return softmax + in_bias + out_bias
@@ -203,7 +205,8 @@ def _is_compute(module: nn.Module) -> bool:
 def inputs_for(net, example: Example) -> list[torch.Tensor]:
     if example.dtype.startswith("int"):
         return [torch.zeros(BATCH, *shape, dtype=getattr(torch, example.dtype)) for shape in example.inputs]
-    return [torch.randn(BATCH, *shape) for shape in example.inputs]
+    return [padding_mask(shape, BATCH) if dtype == "bool" else torch.randn(BATCH, *shape)
+            for shape, dtype in zip(example.inputs, example.dtypes)]
 
 
 def counted_elementwise(example: Example) -> tuple[netdsl.Network, int]:

@@ -381,3 +381,63 @@ def test_a_number_an_unlabelled_group_took_is_refused():
     text = "network n {\n input [4]\n { linear(4) }\n 0: linear(4)\n}"
     with pytest.raises(ArgumentError, match="'0' is used twice"):
         netdsl.parse(text)
+
+
+# ------------------------------------------------------------ tied weights
+TIED = """
+network lm(vocab: int = 11, dim: int = 8) {
+    input tokens: [5] int64
+    wte: embedding(vocab, dim)
+    blocks: { ln: layernorm  fc: linear(dim) }
+    head: linear(vocab, tie="wte")
+}
+"""
+
+
+def test_tied_weight_is_one_parameter_counted_once_like_torch():
+    net = netdsl.parse(TIED)
+    model = net.to_torch()
+    ref = nn.ModuleDict(dict(wte=nn.Embedding(11, 8), head=nn.Linear(8, 11)))
+    ref.head.weight = ref.wte.weight
+    assert model.head.weight is model.wte.weight
+    assert net.params == sum(p.numel() for p in model.parameters()) == 88 + 16 + 72 + 11
+    assert sum(p.numel() for p in ref.parameters()) == 88 + 11
+    assert [k for k in model.state_dict() if k.startswith(("wte", "head"))] == \
+        ["wte.weight", "head.weight", "head.bias"]
+
+
+def test_tied_weight_in_generated_source_is_shared_and_equal():
+    net = netdsl.parse(TIED)
+    text = net.to_source()
+    assert 'tie_weight(self, "head", "wte")' in text
+    validate_generated(text)
+    torch.manual_seed(0)
+    built = net.to_torch().eval()
+    torch.manual_seed(0)
+    generated = _exec_source(net).eval()
+    assert generated.head.weight is generated.wte.weight
+    assert all(torch.equal(a, b) for a, b in zip(built.state_dict().values(), generated.state_dict().values()))
+    ids = torch.randint(0, 11, (2, 5))
+    with torch.no_grad():
+        assert torch.equal(built(ids), generated(ids))
+
+
+@pytest.mark.parametrize("call, error, fragment", [
+    ('linear(11, tie="wtee")', UnknownName, "did you mean 'wte'"),
+    ('linear(11, tie="blocks.ln")', ShapeError, "weight is [11, 8], 'blocks.ln's is [8]"),
+    ('linear(11, tie="blocks")', UnknownName, "no layer at module path 'blocks'"),
+    ('linear(11, tie="wte", init=normal())', ArgumentError, "initialised by its owner"),
+    ('relu(tie="wte")', UnknownName, "relu has no argument 'tie'"),
+])
+def test_tie_errors_are_located(call, error, fragment):
+    text = TIED.replace('head: linear(vocab, tie="wte")', f"head: {call}")
+    with pytest.raises(error) as info:
+        netdsl.parse(text, "tie.net")
+    assert fragment in str(info.value) and info.value.span.line == 6
+
+
+def test_a_tie_to_a_borrowed_weight_names_the_owner():
+    text = TIED.replace('head: linear(vocab, tie="wte")',
+                        'head: linear(vocab, tie="wte")\n    head2: linear(vocab, tie="head")')
+    with pytest.raises(ArgumentError, match="borrows its weight too.*'wte'"):
+        netdsl.parse(text)

@@ -15,14 +15,16 @@ from conftest import ARCH
 from netdsl.analysis.memory import activation_bytes, activation_sizes, forward_peak
 from netdsl.analysis.train_memory import saved_activation_bytes, training_memory
 from netdsl.analysis.saved import APPROXIMATE
-from op_examples import EXAMPLES
+from op_examples import EXAMPLES, padding_mask
 
 
 def inputs(net, batch, requires_grad):
     xs = []
     for info in net.inputs:
         shape = (batch, *net.ir.nodes[info["node"]]["shape"])
-        if info["dtype"].startswith("int"):
+        if info["dtype"] == "bool":
+            xs.append(padding_mask(shape[1:], batch))
+        elif info["dtype"].startswith("int"):
             xs.append(torch.randint(0, 3, shape))
         else:  # a non-leaf copy, so in-place layers may overwrite it
             xs.append(torch.randn(shape, requires_grad=requires_grad).clone())

@@ -14,7 +14,7 @@ import netdsl
 from autograd_memory import kept_by_autograd
 from netdsl.analysis.train_memory import saved_activation_bytes
 from netdsl.errors import ShapeError
-from op_examples import EXAMPLES
+from op_examples import EXAMPLES, padding_mask
 
 SELF = "network n {\n input x: [6, 16]\n attn: multihead_attention(16, 4%s)\n}"
 CROSS = "network n {\n input memory: [9, 12]\n input x: [6, 16]\n attn: mha(16, 2) { @x\n @memory }\n}"
@@ -74,7 +74,8 @@ def test_training_memory_counts_the_attention_matrix(op):
     for example in EXAMPLES[op]:
         net = netdsl.parse(example.source()).analyze()
         model = net.to_torch().train()
-        xs = [torch.randn(2, *shape, requires_grad=True).clone() for shape in example.inputs]
+        xs = [padding_mask(shape, 2) if dtype == "bool" else torch.randn(2, *shape, requires_grad=True).clone()
+              for shape, dtype in zip(example.inputs, example.dtypes)]
         with sdpa_kernel(SDPBackend.MATH):
             kept = kept_by_autograd(model, xs)
         assert saved_activation_bytes(net.ir, 2, device="cpu", inputs_require_grad=True) == kept, example.call
@@ -132,3 +133,70 @@ def test_stochastic_depth_draws_as_torchvision(mode):
     torch.manual_seed(3)
     assert torch.equal(model.train()(x), want)
     assert torch.equal(model.eval()(x), x)
+
+
+# ------------------------------------------------------------ key-padding masks
+PADDED = """
+network padded {
+    input ids: [6] int64
+    input mask: [6] bool
+    x = @ids embedding(20, 8)
+    attn: multihead_attention(8, 2, padding_mask=true) {
+        @x
+        @mask
+    }
+}
+"""
+
+
+def test_padding_mask_equals_torch_key_padding_mask():
+    net = netdsl.parse(PADDED)
+    assert net.inputs[1]["dtype"] == "bool" and net.output_shapes == {"out": (6, 8)}
+    model = net.to_torch().eval()
+    theirs = torch.nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    theirs.load_state_dict({k[len("attn."):]: v for k, v in model.state_dict().items() if k.startswith("attn.")})
+    ids = torch.randint(0, 20, (3, 6))
+    mask = torch.tensor([[False] * 6, [False] * 4 + [True] * 2, [False] + [True] * 5])
+    x = model.state_dict()["0.weight"][ids]  # the embedding
+    want, _ = theirs(x, x, x, key_padding_mask=mask, need_weights=False)
+    with torch.no_grad():
+        assert torch.allclose(model(ids, mask), want, atol=1e-6)
+
+
+def test_padded_keys_do_not_change_the_output():
+    model = netdsl.parse(PADDED).to_torch().eval()
+    ids = torch.randint(0, 20, (1, 6))
+    mask = torch.tensor([[False] * 4 + [True] * 2])
+    other = ids.clone()
+    other[0, 4:] = (other[0, 4:] + 1) % 20  # change only the padding tokens
+    with torch.no_grad():
+        a, b = model(ids, mask), model(other, mask)
+    assert torch.allclose(a[0, :4], b[0, :4], atol=1e-6) and not torch.allclose(a[0, 4:], b[0, 4:])
+
+
+def test_padding_mask_counts_one_flop_per_weight_and_generated_source_runs():
+    net = netdsl.parse(PADDED)
+    plain = netdsl.parse(PADDED.replace(", padding_mask=true", "").replace("        @mask\n", ""))
+    assert net.macs == plain.macs and net.flops == plain.flops + 2 * 6 * 6
+    scope = {}
+    exec(compile(net.to_source(), "padded.py", "exec"), scope)  # noqa: S102 — our own generated source
+    torch.manual_seed(0)
+    generated = scope["build"]().eval()
+    generated.load_state_dict(net.to_torch().state_dict())
+    ids, mask = torch.randint(0, 20, (2, 6)), torch.tensor([[False] * 6, [False] * 3 + [True] * 3])
+    built = net.to_torch().eval()
+    built.load_state_dict(generated.state_dict())
+    with torch.no_grad():
+        assert torch.equal(built(ids, mask), generated(ids, mask))
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("input m: [6] bool\n relu", "a bool input is a mask"),
+    ("input x: [6, 8]\n input m: [6] float32\n mha(8, 2, padding_mask=true) { @x\n @m }", "must be bool"),
+    ("input x: [6, 8]\n input m: [5] bool\n mha(8, 2, padding_mask=true) { @x\n @m }", "keys need [6]"),
+    ("input x: [6, 8]\n mha(8, 2, padding_mask=true)", "needs the mask as its last branch"),
+])
+def test_mask_errors_are_located(source, fragment):
+    with pytest.raises(netdsl.NetdslError) as info:
+        netdsl.parse(f"network n {{\n {source}\n}}\n", "m.net")
+    assert fragment in info.value.format() and info.value.span is not None

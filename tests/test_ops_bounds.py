@@ -22,7 +22,7 @@ import torch.nn.functional as F
 import netdsl
 from netdsl.errors import ArgumentError, LimitError, ShapeError
 from netdsl.limits import Limits
-from op_examples import EXAMPLES
+from op_examples import EXAMPLES, padding_mask
 
 INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
 
@@ -198,9 +198,9 @@ STRIDED = [pytest.param(example, view, id=f"{view}>{example.id}:{list(example.in
 
 def _strided_source(example, view: str) -> str:
     lines = []
-    for i, shape in enumerate(example.inputs):
+    for i, (shape, dtype) in enumerate(zip(example.inputs, example.dtypes)):
         raw, op = _strided(shape, view)
-        lines.insert(i, f"input r{i}: {list(raw)} {example.dtype}")
+        lines.insert(i, f"input r{i}: {list(raw)} {dtype}")
         lines.append(f"x{i} = @r{i} {op}")
     return "network strided {\n  " + "\n  ".join(lines) + f"\n  {example.call}\n}}\n"
 
@@ -221,7 +221,8 @@ def test_every_op_runs_on_strided_views_as_on_contiguous_input(example, view):
     if example.dtype.startswith("int"):
         xs = [_ids((2, *shape), 3, generator) for shape in example.inputs]
     else:
-        xs = [torch.randn(2, *shape, generator=generator) for shape in example.inputs]
+        xs = [padding_mask(shape, 2) if dtype == "bool" else torch.randn(2, *shape, generator=generator)
+              for shape, dtype in zip(example.inputs, example.dtypes)]
     raws = []
     for x, shape in zip(xs, example.inputs):
         raw = x.transpose(1, len(shape)) if view == "transpose" else \

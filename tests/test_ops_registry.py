@@ -18,7 +18,7 @@ from torch_oracle import countable_attention
 from netdsl.errors import ArgumentError, NetdslError, ShapeError
 from netdsl.ops import GLOBAL, NO_FIELD, AxisRF, Permuted, all_ops, get_op
 from netdsl.ops.reference import render
-from op_examples import EXAMPLES, Example
+from op_examples import EXAMPLES, Example, padding_mask
 
 BATCH = 2
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,8 +55,10 @@ class Run:
 def sample_inputs(net, example: Example) -> list[torch.Tensor]:
     """Random inputs of batch 2; integer inputs get ids valid for every embedding reading them."""
     xs = []
-    for info, shape in zip(net.inputs, example.inputs):
-        if example.dtype.startswith("int"):
+    for info, shape, dtype in zip(net.inputs, example.inputs, example.dtypes):
+        if dtype == "bool":
+            xs.append(padding_mask(shape, BATCH))
+        elif dtype.startswith("int"):
             readers = [net.ir.nodes[n]["args"] for n in net.ir.successors(info["node"])]
             high = min(a.get("num_embeddings", 4) for a in readers) if readers else 4
             xs.append(torch.randint(0, high, (BATCH, *shape), dtype=getattr(torch, example.dtype)))

@@ -56,6 +56,7 @@ class TokenModel(nn.Module):
         self.ln_f = nn.LayerNorm(dim)
         if num_classes is None:
             self.lm_head = nn.Linear(dim, vocab, bias=False)
+            self.lm_head.weight = self.wte.weight  # GPT-2's tied head
         else:
             self.head = nn.Linear(dim, num_classes)
 
@@ -227,3 +228,16 @@ def test_vit_walkthrough_quotes_the_example_file_and_its_numbers():
     for snippet in re.findall(r"```\n(.*?)```", text, re.S):
         if not snippet.startswith("$"):
             assert {line.strip() for line in snippet.splitlines()} <= lines, snippet
+
+
+def test_gpt_head_shares_the_embedding_through_training(one_torch_thread):
+    net = netdsl.load("gpt_mini", params=dict(SMALL, dropout=0.0))
+    model = net.to_torch()
+    assert model.lm_head.weight is model.wte.weight
+    assert net.params == sum(p.numel() for p in model.parameters())  # counted once
+    assert {"wte.weight", "lm_head.weight"} <= set(model.state_dict())  # both names, as torch keeps them
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    ids = torch.randint(0, SMALL["vocab"], (2, SMALL["length"]))
+    model(ids).logsumexp(-1).mean().backward()
+    optimizer.step()
+    assert torch.equal(model.lm_head.weight, model.wte.weight)

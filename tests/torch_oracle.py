@@ -19,6 +19,7 @@ from netdsl.expr import Evaluator
 from netdsl.ops import Args, get_op
 from netdsl.ops.registry import all_args
 from netdsl.parser import parse_expr
+from op_examples import padding_mask
 
 #: The outcome of a forward that raised.
 RAISED = "raised"
@@ -77,6 +78,8 @@ def build(spec, args: Args, shapes):
 
 
 def sample(shape, dtype: str, batch: int) -> torch.Tensor:
+    if dtype == "bool":
+        return padding_mask(shape, batch)
     if dtype.startswith("int"):  # id 0: valid for every embedding table
         return torch.zeros((batch, *shape), dtype=getattr(torch, dtype))
     return torch.randn(batch, *shape).to(getattr(torch, dtype))
@@ -88,7 +91,7 @@ def outcome(example, batch: int):
     spec = get_op(name)
     try:
         fn = build(spec, loose_args(spec, positional, keywords), example.inputs)
-        out = fn(*(sample(shape, example.dtype, batch) for shape in example.inputs))
+        out = fn(*(sample(shape, dtype, batch) for shape, dtype in zip(example.inputs, example.dtypes)))
     except NetdslError:
         raise  # the torch rule itself refused: that proves nothing about torch
     except Exception:  # noqa: BLE001 — any torch failure is the verdict

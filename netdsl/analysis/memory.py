@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from math import prod
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int64": 8, "int32": 4}
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int64": 8, "int32": 4, "bool": 1}
 FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 
 #: Ops whose output is a view of their input (no new storage).

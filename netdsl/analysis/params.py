@@ -16,7 +16,8 @@ def count_params(graph) -> None:
         ins = [graph.nodes[i]["shape"] for i in data["inputs"]]
         weights = spec.weights(data["args"], ins)
         buffers = spec.buffers(data["args"], ins)
-        n = sum(prod(s) for s in weights.values())
+        # a tied weight is counted where it is owned (analysis/ties.py)
+        n = sum(prod(s) for k, s in weights.items() if not (k == "weight" and "tied_to" in data))
         data.update(weights=weights, buffer_shapes=buffers, params=n,
                     trainable_params=n if data["args"].get("trainable", True) else 0,
                     buffers=sum(prod(s) for s in buffers.values()))

@@ -146,6 +146,7 @@ def _attention(node, data, ins, width) -> Saved:
     queries and keys, the attention matrix, the heads' output; with dropout, the
     dropped matrix and its mask.  Flash kernels keep less (no attention matrix)."""
     args, (t, e) = data["args"], ins[0]
+    ins = ins[:-1] if args.get("padding_mask") else ins  # the mask is added to the scores: nothing kept
     s, kdim, vdim = (ins[1][0], ins[1][1], ins[-1][1]) if len(ins) > 1 else (t, e, e)
     packed = kdim == vdim == e and len(ins) < 3
     if len(ins) == 1:

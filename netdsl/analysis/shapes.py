@@ -31,4 +31,4 @@ def infer_shape(op: str, args: Args, in_shapes: Sequence[Shape]) -> Shape:
 def infer_dtype(op: str, args: Args, in_dtypes: Sequence[str]) -> str:
     """The output dtype of ``op`` on inputs of ``in_dtypes``; refuses inputs the op
     cannot compute on (float ids into embedding, integers into conv)."""
-    return output_dtype(get_op(op), list(in_dtypes))
+    return output_dtype(get_op(op), list(in_dtypes), args)

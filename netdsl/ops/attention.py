@@ -29,6 +29,11 @@ def _mha_roles(ins):
 
 def _mha_geometry(a, ins):
     """(T, S, kdim, vdim) after checking the inputs against embed_dim and num_heads."""
+    if a.padding_mask:
+        if len(ins) < 2:
+            raise ShapeError("multihead_attention(padding_mask=true) needs the mask as its last branch: "
+                             "`multihead_attention(..., padding_mask=true) { @x\n @mask }`")
+        ins, mask = ins[:-1], ins[-1]
     query, key, value = _mha_roles(ins)
     if any(len(s) != 2 for s in (query, key, value)):
         raise ShapeError("multihead_attention needs token sequences [T, D], got "
@@ -40,6 +45,9 @@ def _mha_geometry(a, ins):
         raise ShapeError(f"multihead_attention: num_heads={a.num_heads} must divide embed_dim={a.embed_dim}")
     if key[0] != value[0]:
         raise ShapeError(f"multihead_attention: keys {list(key)} and values {list(value)} differ in length")
+    if a.padding_mask and tuple(mask) != (key[0],):
+        raise ShapeError(f"multihead_attention: the padding mask is {list(mask)}, the keys need [{key[0]}]",
+                         hint="one bool per key position: `input mask: [S] bool`")
     return query[0], key[0], key[1], value[1]
 
 
@@ -66,10 +74,11 @@ def _mha_macs(a, ins, out):
 
 
 def _mha_flops(a, ins, out):
-    """Softmax 3 per attention weight; biases 1 per projected element."""
+    """Softmax 3 per attention weight, the padding mask 1 (added to the scores);
+    biases 1 per projected element."""
     t, s, _, _ = _mha_geometry(a, ins)
     biases = (2 * t + 2 * s) * a.embed_dim if a.bias else 0
-    return 3 * a.num_heads * t * s + biases
+    return (3 + a.padding_mask) * a.num_heads * t * s + biases
 
 
 def _mha_torch(a, ins):
@@ -79,6 +88,8 @@ def _mha_torch(a, ins):
         kwargs.update(kdim=kdim, vdim=vdim)
     if a.causal:
         kwargs["causal"] = True
+    if a.padding_mask:
+        kwargs["padding_mask"] = True
     return TorchCall("netdsl.runtime.MultiheadAttention", kwargs)
 
 
@@ -88,14 +99,17 @@ register(OpSpec(
         "(in_proj_weight packing the q, k, v projections, out_proj). On the current value it "
         "attends to itself; with branches `{ @query\\n @memory }` (or query, key, value) the "
         "query attends to another sequence, whose feature counts may differ (kdim, vdim: "
-        "separate q/k/v_proj_weight). MACs: the four projections plus 2·T·S·E for Q·Kᵀ and A·V. "
+        "separate q/k/v_proj_weight). With padding_mask=true the last branch is a bool "
+        "mask [S] (true: a padding key, which no query sees), as torch's key_padding_mask. MACs: the four projections plus 2·T·S·E for Q·Kᵀ and A·V. "
         "FLOPs: 3 per attention weight (softmax, H·T·S) and the biases. Receptive field: global.",
     args=(Arg("embed_dim", "int", minimum=1, doc="features of the query and the output"),
           Arg("num_heads", "int", minimum=1, doc="heads; must divide embed_dim"),
           Arg("dropout", "float", 0.0, minimum=0, maximum=1, doc="dropout on the attention weights"),
           Arg("bias", "bool", True, doc="biases on the projections"),
-          Arg("causal", "bool", False, doc="query i sees keys 0..i only (a causal language model)")),
-    arity=None, shape=lambda a, ins: (_mha_geometry(a, ins)[0], a.embed_dim),
+          Arg("causal", "bool", False, doc="query i sees keys 0..i only (a causal language model)"),
+          Arg("padding_mask", "bool", False,
+              doc="the last branch is a bool mask [S]; true marks a padding key no query sees")),
+    arity=None, masks=lambda a: int(a.padding_mask), shape=lambda a, ins: (_mha_geometry(a, ins)[0], a.embed_dim),
     weights=_mha_weights, macs=_mha_macs, flops=_mha_flops, rf=lambda a, ins: GLOBAL,
     layer_on_branches=True,
     torch=_mha_torch))

@@ -132,6 +132,8 @@ class OpSpec:
     # it keeps weight memory, and writing into it would write into the weight
     weight_view: bool = False
     dtypes: str = "float"  # input dtypes it takes: a key of dtypes.ACCEPTS ("float", "integer", "any", ...)
+    # how many of the last inputs are bool masks (attention's key-padding mask), from the arguments
+    masks: Optional[Callable[[Args], int]] = None
 
     def arg(self, name: str) -> Optional[Arg]:
         return next((a for a in self.args if a.name == name), None)
@@ -145,6 +147,8 @@ COMMON_ARGS = (
 WEIGHT_ARGS = (
     Arg("init", "init", None, doc="initializer of the weight, e.g. kaiming_normal(mode=\"fan_out\")"),
     Arg("bias_init", "init", None, doc="initializer of the bias, e.g. constant(0)"),
+    Arg("tie", "str", None, doc="module path of a layer whose weight this one shares "
+                                "(GPT-2's head: tie=\"wte\"); counted, initialised and trained once"),
 )
 
 _OPS: dict[str, OpSpec] = {}

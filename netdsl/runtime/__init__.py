@@ -4,6 +4,6 @@ per family; everything public is re-exported here, so generated code imports
 from .layers import (
     add, mul, concat, expand_batch, AsymmetricConv1d, AsymmetricConv2d, AsymmetricConv3d, matmul,
     SeparableConv1d, SeparableConv2d, SeparableConv3d, Maxout, Chunk, LocalResponseNorm, Scale,
-    Reshape, Permute, Transpose, GlobalPool, LSTM, GRU, RNN)
+    Reshape, Permute, Transpose, GlobalPool, LSTM, GRU, RNN, tie_weight)
 from .attention import MultiheadAttention, sdpa, LayerNorm2d, StochasticDepth
 from .windows import ShiftedWindowAttention

@@ -8,24 +8,38 @@ from torch import nn
 
 class MultiheadAttention(nn.MultiheadAttention):
     """nn.MultiheadAttention on batch-first tokens returning only its output: one
-    input attends to itself, two are query and memory, three query, key and value.
-    Parameters and their names are torch's (in_proj_weight, out_proj ...)."""
+    input attends to itself, two are query and memory, three query, key and value;
+    with ``padding_mask`` the last input is torch's key_padding_mask ([N, S] bool,
+    True: a padding key).  Parameters and their names are torch's (in_proj_weight, out_proj ...)."""
 
-    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False, **kwargs):
+    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False, padding_mask: bool = False,
+                 **kwargs):
         super().__init__(embed_dim, num_heads, batch_first=True, **kwargs)
-        self.causal = causal
+        self.causal, self.padding_mask = causal, padding_mask
 
     def forward(self, query: torch.Tensor, *memory: torch.Tensor) -> torch.Tensor:
+        padding = None
+        if self.padding_mask:
+            memory, padding = memory[:-1], memory[-1]
         key = memory[0] if memory else query
         value = memory[1] if len(memory) > 1 else key
         mask = None
         if self.causal:  # query i sees keys 0..i (True hides a key)
             mask = torch.ones(query.shape[1], key.shape[1], dtype=torch.bool, device=query.device).triu(1)
-        out, _ = super().forward(query, key, value, need_weights=False, attn_mask=mask, is_causal=self.causal)
+            if padding is not None:  # torch wants both masks of one type, and float in training
+                mask, padding = _additive(mask, query.dtype), _additive(padding, query.dtype)
+        out, _ = super().forward(query, key, value, need_weights=False, attn_mask=mask, is_causal=self.causal,
+                                 key_padding_mask=padding)
         return out
 
     def extra_repr(self) -> str:
-        return ", ".join(filter(None, [super().extra_repr(), "causal=True" if self.causal else ""]))
+        flags = ["causal=True" if self.causal else "", "padding_mask=True" if self.padding_mask else ""]
+        return ", ".join(filter(None, [super().extra_repr(), *flags]))
+
+
+def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A bool mask (True: hidden) as the float mask torch adds to the scores."""
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
 
 
 def sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, is_causal: bool = False,

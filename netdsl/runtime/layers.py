@@ -255,3 +255,9 @@ class GRU(_Recurrent, nn.GRU):
 
 class RNN(_Recurrent, nn.RNN):
     pass
+
+
+def tie_weight(root: nn.Module, path: str, owner: str) -> None:
+    """The layer at ``path`` uses the weight of the layer at ``owner``: one
+    ``nn.Parameter`` under two names (GPT-2's head and token embedding)."""
+    root.get_submodule(path).weight = root.get_submodule(owner).weight

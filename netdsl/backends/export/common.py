@@ -86,7 +86,8 @@ def exported_output_names(module: NamedIO, inputs: dict) -> list[str]:
 
 def example_inputs(network, batch: int, seed: int = 0) -> dict[str, torch.Tensor]:
     """Random inputs by name; integer inputs (token ids) stay below every
-    embedding's vocabulary so they index it."""
+    embedding's vocabulary so they index it; bool inputs (padding masks) pad
+    the last position of every other sample."""
     generator = torch.Generator().manual_seed(seed)
     inputs = {}
     for spec in network.inputs:
@@ -94,6 +95,9 @@ def example_inputs(network, batch: int, seed: int = 0) -> dict[str, torch.Tensor
         dtype = getattr(torch, spec.get("dtype") or "float32")
         if dtype.is_floating_point:
             inputs[spec["name"]] = torch.randn(shape, generator=generator, dtype=dtype)
+        elif dtype == torch.bool:
+            inputs[spec["name"]] = torch.zeros(shape, dtype=dtype)
+            inputs[spec["name"]][1::2, ..., -1] = shape[-1] > 1
         else:
             inputs[spec["name"]] = torch.randint(0, _index_bound(network), shape, generator=generator, dtype=dtype)
     return inputs

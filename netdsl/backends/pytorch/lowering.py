@@ -59,6 +59,8 @@ class ScopePlan:
     folds: list = field(default_factory=list)
     #: the root's outputs declared ``aux=true``: training aids, as torchvision's aux heads
     aux_outputs: frozenset = frozenset()
+    #: the root's tied weights: (layer path, owner path), applied once every layer exists
+    ties: list = field(default_factory=list)
 
     @property
     def eval_outputs(self) -> list[int]:
@@ -108,6 +110,8 @@ def lower(graph: Graph, fold_batchnorm: bool = False) -> ScopePlan:
     root.inputs = [i["node"] for i in graph.graph["inputs"]]
     root.outputs = [o["node"] for o in graph.graph["outputs"]]
     root.aux_outputs = frozenset(o["node"] for o in graph.graph["outputs"] if o.get("aux"))
+    root.ties = [(data["path"], graph.nodes[data["tied_to"]]["path"])
+                 for _, data in graph.nodes(data=True) if "tied_to" in data]
     if fold_batchnorm:
         from .fold_plan import fold_plan
         root.folds = fold_plan(root, graph)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ...errors import BackendError
-from ...runtime import expand_batch
+from ...runtime import expand_batch, tie_weight
 from .build_size import check_build
 from .lowering import Leaf, ParamLeaf, ScopePlan, lower
 
@@ -37,7 +37,8 @@ def build_module(network, device: Any = None, dtype: Any = None, memory_format: 
     if not on_meta:  # shapes only on meta: nothing is allocated
         check_build(network, device)
     target = placement(device, dtype, memory_format)
-    module, leaves = build_on_meta(network, lower(network.ir, fold_batchnorm))
+    plan = lower(network.ir, fold_batchnorm)
+    module, leaves = build_on_meta(network, plan)
     for leaf, layer in leaves:
         if isinstance(leaf, ParamLeaf):
             _materialize_param(module, network.ir.nodes[leaf.node]["path"], leaf, target)
@@ -49,6 +50,8 @@ def build_module(network, device: Any = None, dtype: Any = None, memory_format: 
         _reset(layer)
         apply_inits(layer, leaf.inits)
         layer.to(**target)
+    for path, owner in plan.ties:  # after every layer is initialised: the owner's weight wins
+        tie_weight(module, path, owner)
     return module
 
 

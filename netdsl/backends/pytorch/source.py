@@ -177,6 +177,10 @@ class _Writer:
         body = ["super().__init__()"]
         for position, (name, child) in enumerate(cls.first.children.items()):
             body += self._member_lines(cls, shapes, position, name, child)
+        if cls.is_root:  # after every layer exists: the owner's initialised weight is shared
+            tie = self._name_of("netdsl.runtime.tie_weight") if cls.first.ties else ""
+            body += [f"{tie}(self, {py_literal(path)}, {py_literal(owner)})  # one weight, two names"
+                     for path, owner in cls.first.ties]
         return signature_line(f"def __init__(self{params}) -> None:") + indent(body, 1)
 
     def _member_lines(self, cls: ClassDef, shapes: ShapeNamer, position: int, name: str,

@@ -158,6 +158,7 @@ def imported_names(root: ScopePlan) -> frozenset[str]:
                 stack.append(child)
         targets += [s.target for s in plan.steps if s.is_function and s.target not in INLINE_FUNCTIONS]
         targets += ["netdsl.runtime.expand_batch" for s in plan.steps if s.is_param]
+    targets += ["netdsl.runtime.tie_weight" for _ in root.ties[:1]]
     return frozenset(t.rpartition(".")[2] for t in targets if not t.startswith("torch"))
 
 

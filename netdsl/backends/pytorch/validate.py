@@ -26,7 +26,7 @@ from .safe import GENERATED_NAMES, is_attribute_name, is_plain_name
 
 _ANNOTATIONS = {"int", "float", "bool", "str", "tuple"}
 _TORCH_ATTRIBUTES = {"cat", "zeros", "no_grad", "Tensor", "float32", "float16", "bfloat16",
-                     "float64", "int64", "int32"}
+                     "float64", "int64", "int32", "bool"}
 _BIN_OPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv)
 _CODING = re.compile(r"^[ \t\f]*#.*?coding[:=]")
 
@@ -231,6 +231,9 @@ class _Function:
             return
         if text.startswith("nn.init."):
             _Expression(self).check(call)
+            return
+        if self.is_init and text == "tie_weight" and text in self.module.imported and not call.keywords \
+                and len(call.args) == 3 and _source(call.args[0]) == "self" and all(map(_is_str, call.args[1:])):
             return
         raise _refuse(f"a call statement {text}(...)", call.lineno)
 
