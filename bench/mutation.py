@@ -6,9 +6,10 @@ Small, deliberate bugs ("mutants") are planted one at a time in
 ``netdsl/ops/``, ``netdsl/analysis/`` and ``netdsl/training/schedules.py``:
 an arithmetic operator flipped (+ ↔ −, * ↔ //), an integer constant moved by
 ±1, a comparison swapped (< ↔ <=, == ↔ !=), ``and`` ↔ ``or``, a returned
-number or condition tweaked.  For each, the tests that cover the mutated
-module run in a subprocess with a timeout; a mutant is *killed* when they
-fail, *survives* when they pass.  The score is killed / (killed + survived);
+number or condition tweaked.  For each, the tests that execute the mutated
+line (bench/mutation_runner.py: coverage contexts, forked children, two at a
+time) run with a timeout; a mutant is *killed* when they fail, *survives*
+when they pass or when no test executes its line.  The score is killed / (killed + survived);
 survivors are printed with their location so each becomes a new test or an
 explained equivalent mutant.
 
@@ -37,6 +38,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import mutation_runner as runner  # noqa: E402
 TARGETS = ("netdsl/ops", "netdsl/analysis", "netdsl/training/schedules.py")
 FAST_OPS = ["tests/test_ops_registry.py", "tests/test_flops_oracle.py", "tests/test_padding_same.py",
             "tests/test_pooling_edges.py"]
@@ -217,6 +222,52 @@ def check_baseline(workdir: Path, mutants: list[Mutant], timeout: float) -> dict
     return results
 
 
+def _forked_campaign(workdir: Path, mutants: list[Mutant], args, record) -> None:
+    """Mutants in forked children on ``--workers`` private copies, each running only the
+    tests that execute its line (bench/mutation_runner.py)."""
+    lines = {}
+    if not args.all_tests:
+        for tests in sorted({tuple(tests_for(m.path)) for m in mutants}):
+            for path, per_line in runner.coverage_map(workdir, list(tests), args.timeout * 10).items():
+                lines.setdefault(path, {}).update({(tuple(tests), k): v for k, v in per_line.items()})
+    slots = [runner.Slot(workdir if i == 0 else _clone(workdir, i)) for i in range(max(args.workers, 1))]
+    for slot in slots:
+        runner.prepare_copy(slot.workdir)
+    runner.warm_server()
+    jobs = []
+    for mutant in mutants:
+        whole = tests_for(mutant.path)
+        chosen = whole if args.all_tests else _chosen(lines, mutant, whole)
+        if chosen is None:
+            record(mutant, "survived", 0.0, "no test executes the line")
+            continue
+        source = mutated_source((workdir / mutant.path).read_text(encoding="utf-8"), mutant.index)
+        label = "all tests" if chosen == whole else f"{len(chosen)} tests"
+        done = (lambda m, t: lambda outcome, s: record(m, _verdict(outcome), s, t))(mutant, label)
+        jobs.append((mutant.path, source, [*chosen, *(f"--deselect={t}" for t in DESELECTED)], done))
+    runner.run_all(slots, jobs, args.timeout)
+    for slot in slots[1:]:
+        shutil.rmtree(slot.workdir, ignore_errors=True)
+
+
+def _chosen(lines: dict, mutant: Mutant, whole: list[str]):
+    per_line = lines.get(mutant.path, {})
+    return runner.selected_tests({mutant.path: {k[1]: v for k, v in per_line.items() if list(k[0]) == whole}},
+                                 mutant.path, mutant.line, whole)
+
+
+def _verdict(outcome: str) -> str:
+    """passed → survived; failed or timed out → killed; pytest collecting nothing → error."""
+    return {"passed": "survived", "error": "error"}.get(outcome, "killed")
+
+
+def _clone(workdir: Path, number: int) -> Path:
+    copy = Path(tempfile.mkdtemp(prefix=f"netdsl-mutation-{number}-"))
+    shutil.rmtree(copy)
+    shutil.copytree(workdir, copy, symlinks=True)
+    return copy
+
+
 def run_mutant(workdir: Path, mutant: Mutant, timeout: float) -> tuple[str, float]:
     target = workdir / mutant.path
     original = target.read_text(encoding="utf-8")
@@ -239,6 +290,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--json", metavar="FILE", help="write every mutant's result as JSON")
     p.add_argument("--list", action="store_true", help="list the mutants and stop")
     p.add_argument("--rerun", metavar="FILE", help="run again the survivors recorded in a --json FILE")
+    p.add_argument("--workers", type=int, default=2, help="mutants judged at once (default 2)")
+    p.add_argument("--all-tests", action="store_true",
+                   help="run each mutant's whole test set, not only the tests that execute its line")
+    p.add_argument("--isolated", action="store_true",
+                   help="a fresh interpreter per mutant (slow; the forked runner's cross-check)")
     return p.parse_args(argv)
 
 
@@ -286,12 +342,18 @@ def _campaign(workdir: Path, mutants: list[Mutant], args) -> int:
     if broken:  # such a set would 'kill' every mutant: its modules are left out, and said so
         print("unmutated tests that do not pass; their modules' mutants are not run:", *broken, sep="\n  ")
         mutants = [m for m in mutants if " ".join(tests_for(m.path)) not in broken]
-    results = []
-    for number, mutant in enumerate(mutants, 1):
-        status, seconds = run_mutant(workdir, mutant, args.timeout)
-        results.append({**asdict(mutant), "status": status, "seconds": round(seconds, 1)})
-        print(f"[{number}/{len(mutants)}] {status:8} {mutant.path}:{mutant.line} {mutant.kind}: "
-              f"{mutant.detail} ({seconds:.0f} s)", flush=True)
+    results: list[dict] = []
+
+    def record(mutant: Mutant, status: str, seconds: float, tests: str = "") -> None:
+        results.append({**asdict(mutant), "status": status, "seconds": round(seconds, 1), "tests": tests})
+        print(f"[{len(results)}/{len(mutants)}] {status:8} {mutant.path}:{mutant.line} {mutant.kind}: "
+              f"{mutant.detail} ({seconds:.1f} s{', ' + tests if tests else ''})", flush=True)
+    if args.isolated:
+        for mutant in mutants:
+            record(mutant, *run_mutant(workdir, mutant, args.timeout))
+    else:
+        _forked_campaign(workdir, mutants, args, record)
+    results.sort(key=lambda r: (r["path"], r["index"]))
     score = report(results)
     if args.json:
         Path(args.json).write_text(json.dumps({"score": score, "deselected": DESELECTED, "mutants": results},

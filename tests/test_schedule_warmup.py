@@ -133,3 +133,54 @@ def test_a_schedule_needs_room_after_its_warmup(config, steps, match):
 def test_one_batch_per_epoch_unless_told():
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=BASE)
     assert Schedule(optimizer, ScheduleConfig(name="cosine", interval="step"), 3).total == 3
+
+
+# ------------------------------------------------------------ found by bench/mutation.py
+def _driven(config: ScheduleConfig, epochs: int, steps_per_epoch: int = 1):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=BASE)
+    return optimizer, Schedule(optimizer, config, epochs, steps_per_epoch)
+
+
+def test_cosine_per_batch_anneals_over_every_batch_of_every_epoch():
+    config = ScheduleConfig(name="cosine", interval="step", min_lr=0.01)
+    seen = lrs(config, epochs=3, steps_per_epoch=4)  # 12 batches: the last is one step from the end
+    want = [0.01 + (BASE - 0.01) * (1 + math.cos(math.pi * t / 12)) / 2 for t in range(12)]
+    assert seen == pytest.approx(want, rel=1e-12)
+
+
+def test_a_decay_may_leave_no_epoch_after_its_warm_up():
+    """Only cosine (1) and onecycle (2) need units after the warm-up; step decays do not."""
+    assert lrs(ScheduleConfig(name="step", step_size=2, warmup_epochs=3), epochs=3)[-1] < BASE
+
+
+@pytest.mark.parametrize("name", ["cosine", "plateau", "step"])
+def test_resuming_a_schedule_continues_its_lr_exactly(name):
+    config = ScheduleConfig(name=name, warmup_epochs=2, patience=0, step_size=2)
+    first, schedule = _driven(config, 8)
+    for loss in (1.0, 1.0, 1.0, 1.0):
+        schedule.step_epoch(val_loss=loss)
+    second, resumed = _driven(config, 8)
+    second.load_state_dict(first.state_dict())
+    resumed.load_state_dict(schedule.state_dict())
+    assert resumed.state_dict()["epochs_done"] == 4
+    for loss in (1.0, 1.0, 1.0):
+        schedule.step_epoch(val_loss=loss)
+        resumed.step_epoch(val_loss=loss)
+        assert second.param_groups[0]["lr"] == first.param_groups[0]["lr"]
+
+
+def test_plateau_starts_watching_right_after_the_warm_up():
+    """Epochs 0-1 warm up; from epoch 2 on, a flat loss with patience 0 lowers the lr at once."""
+    optimizer, schedule = _driven(ScheduleConfig(name="plateau", warmup_epochs=2, patience=0, factor=0.5), 6)
+    seen = []
+    for _ in range(5):
+        seen.append(optimizer.param_groups[0]["lr"])
+        schedule.step_epoch(val_loss=1.0)
+    assert seen == pytest.approx([BASE * 0.1, BASE * 0.55, BASE, BASE, BASE * 0.5])
+
+
+def test_plateau_without_a_validation_loss_keeps_the_lr():
+    optimizer, schedule = _driven(ScheduleConfig(name="plateau", patience=0), 4)
+    for _ in range(3):
+        schedule.step_epoch(val_loss=None)
+    assert optimizer.param_groups[0]["lr"] == BASE and schedule.state_dict()["epochs_done"] == 3

@@ -6,6 +6,8 @@ Counts are in K/M/G (powers of 1000), bytes in KiB/MiB/GiB (``units.py``).
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 import csv
 import io
 
@@ -75,12 +77,20 @@ def footer(summary: dict) -> list[str]:
     return lines + memory_lines(summary)
 
 
+def field_number(value) -> str:
+    """``7``, ``1/3`` (a transposed conv's stride in input pixels), else 4 digits."""
+    if float(value).is_integer():
+        return str(int(value))
+    fraction = Fraction(value).limit_denominator(4096)
+    return f"{fraction.numerator}/{fraction.denominator}" if abs(fraction - value) < 1e-12 else f"{value:.4g}"
+
+
 def network_field_text(field) -> str:
     if field is None:
         return "none (the input has no spatial axes)"
     if field["op"] == "input" and field["output_global"]:  # global layers straight on the input
         return "the whole input (no spatial layer before the global ones)"
-    axes = lambda key: " x ".join(str(v) for v in field[key])
+    axes = lambda key: " x ".join(field_number(v) for v in field[key])
     text = (f"{axes('size')} px, stride {axes('stride')}, padding {axes('padding')} "
             f"at {field['node']} ({field['op']})")
     if field.get("saturated"):
