@@ -211,11 +211,21 @@ EXAMPLES: dict[str, list[Example]] = {
     ],
     "sdpa": [merge("sdpa", (2, 5, 4), (2, 7, 4), (2, 7, 3)), merge("sdpa(causal=true)", (6, 4), (6, 4), (6, 4)),
              merge("scaled_dot_product_attention(scale=0.5)", (3, 2, 5, 4), (3, 2, 7, 4), (3, 2, 7, 6))],
+    "relative_position_attention": [  # MaxViT: [groups, partition_size² tokens, C]
+        ex("relative_position_attention(8, 4, 2)", (3, 4, 8)),
+        ex("relative_position_attention(12, 4, 3)", (1, 9, 12)),  # one group
+        ex("rel_pos_attention(16, 16, 2)", (5, 4, 16)),  # one head
+        ex("relative_position_attention(6, 2, 2)", (2, 4, 6))],  # three heads
     "shifted_window_attention": [  # [H, W, C]: padded to whole windows, shifted, or the shift dropped
         ex("shifted_window_attention(8, 3, 0, 2)", (6, 6, 8)),
         ex("shifted_window_attention(8, 3, 1, 2)", (7, 5, 8)),
         ex("window_attention(12, (2, 3), (1, 1), 3, qkv_bias=false, proj_bias=false)", (4, 6, 12)),
         ex("shifted_window_attention(4, 7, 3, 1, attention_dropout=0.1, dropout=0.1)", (5, 6, 4))],
+    "shifted_window_attention_v2": [  # Swin V2: V1's windows with cosine scores and an MLP's bias
+        ex("shifted_window_attention_v2(8, 4, 0, 2)", (8, 8, 8)),
+        ex("shifted_window_attention_v2(8, 3, 1, 2)", (7, 5, 8)),
+        ex("window_attention_v2(12, (2, 3), (1, 1), 3, qkv_bias=false, proj_bias=false)", (4, 6, 12)),
+        ex("shifted_window_attention_v2(4, 8, 4, 1, attention_dropout=0.1, dropout=0.1)", (5, 6, 4))],
     # ------------------------------------------------------------ shape
     "identity": [ex("identity"), tokens("identity", (4,))],
     "flatten": [ex("flatten"), ex("flatten(start=1)", (2, 3, 4)), ex("flatten(0, 1)", (2, 3, 4))],

@@ -10,10 +10,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import netdsl
-from torch_oracle import countable_attention
+from torch_oracle import countable_attention, counting_batch
 from conftest import ARCH
 from netdsl.ops import get_op
-from op_examples import EXAMPLES
+from op_examples import EXAMPLES, padding_mask
 
 RECURRENT = {"lstm", "gru", "rnn"}
 
@@ -28,7 +28,9 @@ def example_inputs(net, batch=2, device="cpu"):
     xs = []
     for info in net.inputs:
         shape = (batch, *net.ir.nodes[info["node"]]["shape"])
-        if info["dtype"].startswith("int"):
+        if info["dtype"] == "bool":
+            xs.append(padding_mask(shape[1:], batch).to(device))
+        elif info["dtype"].startswith("int"):
             xs.append(torch.randint(0, 3, shape, device=device))
         else:
             xs.append(torch.randn(shape, device=device) if device != "meta" else torch.empty(shape, device=device))
@@ -44,7 +46,8 @@ def examples(recurrent: bool):
 def test_example_macs_equal_flop_counter(op, example):
     net = netdsl.parse(example.source())
     model = net.to_torch().eval()
-    assert counted_macs(model, *example_inputs(net)) == 2 * net.macs
+    batch = counting_batch(net, 2)
+    assert counted_macs(model, *example_inputs(net, batch)) == batch * net.macs
 
 
 def architectures():
@@ -58,7 +61,8 @@ def test_architecture_macs_equal_flop_counter(path):
         model = net.to_torch().train()
     # On the meta device torch decomposes recurrent layers into counted matmuls.
     # (batch 2: a training-mode batch norm refuses one value per channel)
-    assert counted_macs(model, *example_inputs(net, batch=2, device="meta")) == 2 * net.macs
+    batch = counting_batch(net, 2)
+    assert counted_macs(model, *example_inputs(net, batch=batch, device="meta")) == batch * net.macs
 
 
 def test_flops_are_twice_macs_plus_declared_elementwise_work(net_from):

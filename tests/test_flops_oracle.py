@@ -104,13 +104,37 @@ def _window_attention(m, ins, out):
     return (4 + shifted) * m.num_heads * positions * tokens + biases
 
 
+def _window_attention_v2(m, ins, out):
+    """Swin V2: V1's count, plus the logit scale per attention weight (1) and the division
+    of every q and k element by its norm (1); and once per forward, whatever the batch:
+    cpb_mlp's hidden bias and ReLU per coordinate row, 16·sigmoid of the bias per head and
+    token pair (2), the logit scale's clamp and exp (2 per head)."""
+    _, h, w, c = ins[0].shape
+    padded = [-(-size // win) * win for size, win in zip((h, w), m.window_size)]
+    positions, tokens = padded[0] * padded[1], m.window_size[0] * m.window_size[1]
+    rows = m.relative_coords_table.numel() // 2
+    mlp = rows * (m.cpb_mlp[0].bias.numel() + m.cpb_mlp[0].out_features)
+    once = mlp + 2 * m.num_heads * tokens ** 2 + 2 * m.logit_scale.numel()
+    return _window_attention(m, ins, out) + m.num_heads * positions * tokens + 2 * positions * c + once
+
+
+def _relative_attention(m, ins, out):
+    """MaxViT's: per attention weight of every head in every group, softmax (3) and the
+    position bias (1); one add per projected element (to_qkv and merge have biases)."""
+    _, groups, tokens, _ = ins[0].shape
+    biases = groups * tokens * (m.to_qkv.bias.numel() + m.merge.bias.numel())
+    return 4 * m.n_heads * groups * tokens * tokens + biases
+
+
 def _zero(m, ins, out):
     return 0
 
 
 RULES: list[tuple[type, object]] = [
     (nn.MultiheadAttention, _attention),  # before Linear: its out_proj is a child
+    (runtime.ShiftedWindowAttentionV2, _window_attention_v2),  # before V1: a subclass
     (runtime.ShiftedWindowAttention, _window_attention),  # and its qkv, proj
+    (runtime.RelativePositionalMultiHeadAttention, _relative_attention),  # and its to_qkv, merge
     ((nn.modules.conv._ConvNd, nn.Linear), _bias_add),
     ((nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm), _norm),
     (nn.LocalResponseNorm, lambda m, ins, out: _numel(out) * (m.size + 3)),

@@ -19,7 +19,7 @@ from netdsl.analysis.saved import KEEP_OUTPUT_ON_CUDA
 from netdsl.backends.pytorch.lowering import layer_paths, lower
 from netdsl.errors import ArgumentError, NetdslError
 from netdsl.ops import all_ops
-from op_examples import EXAMPLES
+from op_examples import EXAMPLES, padding_mask
 
 INPLACE_OPS = sorted(spec.name for spec in all_ops() if spec.arg("inplace") is not None)
 REFUSAL = "(inplace=true) would overwrite"
@@ -44,7 +44,8 @@ def _inputs(net) -> list[torch.Tensor]:
     xs = []
     for info in net.inputs:
         shape = (2, *net.ir.nodes[info["node"]]["shape"])
-        xs.append(torch.randint(0, 3, shape) if info["dtype"].startswith("int") else torch.randn(shape))
+        xs.append(padding_mask(shape[1:], shape[0]) if info["dtype"] == "bool" else
+                  torch.randint(0, 3, shape) if info["dtype"].startswith("int") else torch.randn(shape))
     return xs
 
 

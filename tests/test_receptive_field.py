@@ -138,6 +138,8 @@ def _thin_inputs(path) -> list[tuple]:
     channels, *sizes = net.input_shape
     short = next(n for n in [*range(16, max(sizes), 16), max(sizes)] if _loads(path, (channels, *[n] * len(sizes))))
     field = net.receptive_field
+    if short == max(sizes) and not _loads(path, (channels, *[short + 32] * len(sizes))):
+        return [tuple(net.input_shape)] * len(sizes)  # one input size only (MaxViT's partitions)
     return [_long_along(path, channels, short, axis, len(sizes), field.largest + 2 * int(max(field.stride)))
             for axis in range(len(sizes))]
 
@@ -206,6 +208,10 @@ UNCHECKABLE = {
         "window_attention(12, (2, 3), (1, 1), 3, qkv_bias=false, proj_bias=false)")),
         "several windows: each position sees its own, a field per position that no geometry states "
         "(none is claimed; the one-window example is global and checked)"),
+    **dict.fromkeys((f"shifted_window_attention_v2:{call}" for call in (
+        "shifted_window_attention_v2(8, 4, 0, 2)", "shifted_window_attention_v2(8, 3, 1, 2)",
+        "window_attention_v2(12, (2, 3), (1, 1), 3, qkv_bias=false, proj_bias=false)")),
+        "Swin V2, several windows: as V1, no field is claimed (the one-window example is checked)"),
 }
 
 

@@ -54,7 +54,11 @@ CONVNEXT = [f"convnext_{size}" for size in ("tiny", "small", "base", "large")]
 # ViT's position embedding fixes the input size: compared at full size.
 VIT = ["vit_b_16", "vit_b_32", "vit_l_16"]
 # Swin at full size: the shifted windows' masks act only where a stage has several windows.
-SWIN = ["swin_t", "swin_s", "swin_b"]
+# V2 (post-norm, cosine attention, an MLP's position bias) at its 256x256, 8x8 windows.
+SWIN = ["swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"]
+# MaxViT's partitions fix the input size (each stage's map a multiple of 7): at full size,
+# where its outputs equal torchvision's bit for bit (the same ops in the same order).
+MAXVIT = ["maxvit_t"]
 
 TWINS = [
     Twin("alexnet"),
@@ -75,6 +79,7 @@ TWINS = [
     *(Twin(name, side=64, tolerance=1e-5, perturb=True) for name in CONVNEXT),
     *(Twin(name, halve_input=False, tolerance=1e-5, perturb=True) for name in VIT),
     *(Twin(name, halve_input=False, tolerance=1e-5, perturb=True) for name in SWIN),
+    *(Twin(name, halve_input=False, tolerance=0.0, perturb=True) for name in MAXVIT),
 ]
 
 

@@ -106,6 +106,17 @@ def torch_refuses(example) -> bool:
     return seen == {RAISED} or len(seen) > 1
 
 
+#: Ops whose MACs include work torch runs once per forward whatever the batch (Swin
+#: V2's position-bias MLP): netdsl counts it once in its batch-1 figure, so their
+#: counts are compared with FlopCounterMode at batch 1.
+ONCE_PER_FORWARD = frozenset({"shifted_window_attention_v2"})
+
+
+def counting_batch(net, batch: int) -> int:
+    """``batch``, or 1 where ``net`` runs an op of ONCE_PER_FORWARD."""
+    return 1 if any(d["op"] in ONCE_PER_FORWARD for d in net.layers()) else batch
+
+
 @contextmanager
 def countable_attention():
     """Attention as FlopCounterMode and autograd's saved tensors can see it: the

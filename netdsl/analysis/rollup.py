@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Optional
 
-SUMMED = ("params", "trainable_params", "buffers", "macs", "flops", "output_bytes")
+SUMMED = ("params", "trainable_params", "buffers", "macs", "flops", "macs_once", "flops_once", "output_bytes")
 
 
 class Row:

@@ -182,6 +182,37 @@ def _window_attention(node, data, ins, width) -> Saved:
     return Saved(per_sample=(3 * plane + keys_values + matrix + dropped + out_mask) * width)
 
 
+def _window_attention_v2(node, data, ins, width) -> Saved:
+    """Swin V2's windowed attention on P padded positions (C channels, H heads), as CPU
+    autograd keeps it: qkv's input and output (whole: the norms read q and k), each
+    token's q and k norms before and after their clamp (4·P·H), the normalized q and k
+    copied for the batched matmul, v copied when H > 1, the cosine matrix and the
+    softmax, proj's input; with dropout, the masks and the dropped matrix.  Once per
+    batch: exp(logit_scale), cpb_mlp's hidden ReLU output and the bias's sigmoid."""
+    from ..ops.window_attention import window_geometry
+    from ..ops.window_attention_v2 import CPB_HIDDEN
+    args, ((wh, ww), _, (ph, pw), c) = data["args"], window_geometry(data["args"], ins)
+    heads, p, n = args["num_heads"], ph * pw, wh * ww
+    plane, matrix = p * c, heads * p * n
+    values = plane if heads > 1 else 0
+    dropped = 2 * matrix if args["attention_dropout"] > 0 else 0
+    out_mask = plane if args["dropout"] > 0 else 0
+    per_sample = 7 * plane + 4 * p * heads + values + 2 * matrix + dropped + out_mask
+    fixed = heads + (2 * wh - 1) * (2 * ww - 1) * CPB_HIDDEN + heads * n * n
+    return Saved(per_sample=per_sample * width, fixed=fixed * width)
+
+
+def _relative_attention(node, data, ins, width) -> Saved:
+    """MaxViT's attention on G groups of N tokens (C features): to_qkv's input, the
+    copies its einsum products make of the queries, the scaled keys and the values
+    (with one head the keys and values are views of the qkv output, kept whole), the
+    attention matrix, merge's input."""
+    g, n, c = ins[0]
+    heads, plane = c // data["args"]["head_dim"], g * n * c
+    copies = 3 * plane if heads > 1 else 4 * plane
+    return Saved(data["inputs"][:1], per_sample=(copies + heads * g * n * n + plane) * width)
+
+
 def _stochastic_depth(node, data, ins, width) -> Saved:
     """The scaled keep-mask: one value per sample (row) or per batch; none when p = 0."""
     if data["args"]["p"] == 0:
@@ -216,9 +247,11 @@ RULES: dict[str, Rule] = {
     "sdpa": _sdpa,
     "stochastic_depth": _stochastic_depth,
     "shifted_window_attention": _window_attention,
+    "shifted_window_attention_v2": _window_attention_v2,
     **dict.fromkeys(("lstm", "gru", "rnn"), _recurrent),
     "pad": _padding_copy,
     "parameter": _nothing,  # expand_batch(weight, x) is a view of the weight; x is only its shape
+    "relative_position_attention": _relative_attention,
 }
 
 #: Rules that torch matches exactly on CPU (the rest are documented approximations).

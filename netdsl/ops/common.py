@@ -11,7 +11,7 @@ from typing import Sequence
 
 from .. import limits
 from ..errors import ArgumentError, ShapeError
-from .registry import GLOBAL, Args, AxisRF, Shape
+from .registry import GLOBAL, NO_FIELD, Args, AxisRF, Shape
 
 #: Largest value torch's pooling kernels take: they convert kernel, stride,
 #: padding and dilation to C ints ("value cannot be converted to type int").
@@ -155,3 +155,28 @@ def whole_axes_rf(shape, axes):
         return GLOBAL
     return [AxisRF(2 * shape[axis] - 1, 1, shape[axis] - 1) if hit else AxisRF()
             for axis, hit in zip(spatial_axes, covered)]
+
+
+# ------------------------------------------------------------ windows (Swin V1 and V2)
+def window_geometry(a, ins, op: str = "shifted_window_attention"):
+    """(window, shift, padded (H, W), C) for one [H, W, C] input, checked."""
+    h, w, c = ins[0]  # input_rank: 3
+    if c != a.dim:
+        raise ShapeError(f"{op}: the input has {c} channels, dim is {a.dim}",
+                         hint="the input is channels-last [H, W, C]: permute((1, 2, 0)) turns [C, H, W] into it")
+    if c % a.num_heads:
+        raise ShapeError(f"{op}: num_heads={a.num_heads} must divide dim={c}")
+    window = expand(a.window_size, 2, "window_size")
+    padded = tuple(-(-size // win) * win for size, win in zip((h, w), window))
+    shifts = expand(a.shift_size, 2, "shift_size")
+    # torchvision's rule: a window that covers the (padded) map needs no shift
+    shift = tuple(0 if win >= size else s for win, size, s in zip(window, padded, shifts))
+    return window, shift, padded, c
+
+
+def window_field(a, ins):
+    """Global when one window covers the map (every token attends to every other);
+    otherwise each position sees the window it falls in, a field that depends on the
+    position, which per-axis geometry cannot state: none is claimed."""
+    window, _, padded, _ = window_geometry(a, ins)
+    return GLOBAL if window == padded else NO_FIELD

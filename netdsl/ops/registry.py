@@ -132,6 +132,9 @@ class OpSpec:
     # it keeps weight memory, and writing into it would write into the weight
     weight_view: bool = False
     dtypes: str = "float"  # input dtypes it takes: a key of dtypes.ACCEPTS ("float", "integer", "any", ...)
+    # (MACs, FLOPs) of work torch runs once per forward whatever the batch (Swin V2's
+    # position-bias MLP): part of macs/flops, which are batch 1's; a batch of B counts it once
+    once: Optional[Callable[[Args, Sequence[Shape]], tuple[int, int]]] = None
     # how many of the last inputs are bool masks (attention's key-padding mask), from the arguments
     masks: Optional[Callable[[Args], int]] = None
 

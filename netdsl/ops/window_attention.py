@@ -14,25 +14,8 @@ which per-axis geometry cannot state, so none is claimed.
 """
 from __future__ import annotations
 
-from ..errors import ShapeError
-from .common import expand
-from .registry import GLOBAL, NO_FIELD, Arg, OpSpec, TorchCall, register
-
-
-def window_geometry(a, ins, op: str = "shifted_window_attention"):
-    """(window, shift, padded (H, W), C) for one [H, W, C] input, checked."""
-    h, w, c = ins[0]  # input_rank: 3
-    if c != a.dim:
-        raise ShapeError(f"{op}: the input has {c} channels, dim is {a.dim}",
-                         hint="the input is channels-last [H, W, C]: permute((1, 2, 0)) turns [C, H, W] into it")
-    if c % a.num_heads:
-        raise ShapeError(f"{op}: num_heads={a.num_heads} must divide dim={c}")
-    window = expand(a.window_size, 2, "window_size")
-    padded = tuple(-(-size // win) * win for size, win in zip((h, w), window))
-    shifts = expand(a.shift_size, 2, "shift_size")
-    # torchvision's rule: a window that covers the (padded) map needs no shift
-    shift = tuple(0 if win >= size else s for win, size, s in zip(window, padded, shifts))
-    return window, shift, padded, c
+from .common import expand, window_field, window_geometry
+from .registry import Arg, OpSpec, TorchCall, register
 
 
 def _tokens(a, ins):
@@ -73,14 +56,6 @@ def _flops(a, ins, out):
     return per_weight * a.num_heads * p * n + biases
 
 
-def _field(a, ins):
-    """Global when one window covers the map (every token attends to every other);
-    otherwise each position sees the window it falls in, a field that depends on the
-    position, which per-axis geometry cannot state: none is claimed."""
-    window, _, padded, _ = window_geometry(a, ins)
-    return GLOBAL if window == padded else NO_FIELD
-
-
 def _shape(a, ins):
     window_geometry(a, ins)
     return tuple(ins[0])
@@ -117,5 +92,5 @@ register(OpSpec(
     buffers=_buffers,
     macs=_macs,
     flops=_flops,
-    rf=_field, input_rank=(3,),
+    rf=window_field, input_rank=(3,),
     torch=_torch))

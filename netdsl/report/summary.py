@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..analysis.macs import batched
 from ..analysis.memory import DTYPE_BYTES, activation_bytes, activation_sizes, forward_peak
 from ..analysis.train_memory import training_memory
 from ..analysis.receptive_field import centre_field, feature_node
@@ -45,14 +46,15 @@ def build_summary(net, batch: int = 1, dtype: str = "float32", depth: Optional[i
 
 def _totals(graph, batch: int, activations: int) -> dict:
     nodes = [data for _, data in graph.nodes(data=True)]
-    total = {key: sum(d[key] for d in nodes) for key in ("params", "trainable_params", "buffers", "macs", "flops")}
+    total = {key: sum(d[key] for d in nodes)
+             for key in ("params", "trainable_params", "buffers", "macs", "flops", "macs_once", "flops_once")}
     return {
         "params": total["params"],
         "trainable_params": total["trainable_params"],
         "frozen_params": total["params"] - total["trainable_params"],
         "buffers": total["buffers"],
-        "macs": total["macs"] * batch,
-        "flops": total["flops"] * batch,
+        "macs": batched(total, "macs", batch),
+        "flops": batched(total, "flops", batch),
         "activation_bytes": activations,
     }
 
@@ -97,7 +99,7 @@ def row_record(graph, row: Row, batch: int) -> dict:
         "output_shape": list(data["shape"]),
         "params": totals["params"], "trainable_params": totals["trainable_params"],
         "buffers": totals["buffers"],
-        "macs": totals["macs"] * batch, "flops": totals["flops"] * batch,
+        "macs": batched(totals, "macs", batch), "flops": batched(totals, "flops", batch),
         "output_bytes": totals["output_bytes"] * batch,
         "receptive_field": field_record(data["rf"]),
     }

@@ -7,3 +7,5 @@ from .layers import (
     Reshape, Permute, Transpose, GlobalPool, LSTM, GRU, RNN, tie_weight)
 from .attention import MultiheadAttention, sdpa, LayerNorm2d, StochasticDepth
 from .windows import ShiftedWindowAttention
+from .windows_v2 import ShiftedWindowAttentionV2
+from .maxvit import RelativePositionalMultiHeadAttention

@@ -40,10 +40,14 @@ class ShiftedWindowAttention(nn.Module):
         self.num_heads, self.attention_dropout, self.dropout = num_heads, attention_dropout, dropout
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim, bias=proj_bias)
-        wh, ww = self.window_size
-        self.relative_position_bias_table = nn.Parameter(torch.empty((2 * wh - 1) * (2 * ww - 1), num_heads))
-        self.register_buffer("relative_position_index", _relative_position_index(wh, ww))
+        self.define_position_bias()
+        self.register_buffer("relative_position_index", _relative_position_index(*self.window_size))
         self.reset_parameters()
+
+    def define_position_bias(self) -> None:
+        """The learned table, one row per offset (V2 replaces it with an MLP)."""
+        wh, ww = self.window_size
+        self.relative_position_bias_table = nn.Parameter(torch.empty((2 * wh - 1) * (2 * ww - 1), self.num_heads))
 
     def reset_parameters(self) -> None:
         """torchvision's initialisation (its SwinTransformer's for the linears); the index
@@ -58,9 +62,17 @@ class ShiftedWindowAttention(nn.Module):
 
     def position_bias(self) -> torch.Tensor:
         """[1, heads, N, N]: the table's rows picked by the index."""
+        return self.by_offset(self.relative_position_bias_table)
+
+    def by_offset(self, table: torch.Tensor) -> torch.Tensor:
+        """[1, heads, N, N] from a [offsets, heads] table, each token pair's row."""
         n = self.window_size[0] * self.window_size[1]
-        bias = self.relative_position_bias_table[self.relative_position_index].view(n, n, -1)
+        bias = table[self.relative_position_index].view(n, n, -1)
         return bias.permute(2, 0, 1).contiguous().unsqueeze(0)
+
+    def qkv_bias(self):
+        """The bias the qkv projection adds (V2 zeroes its k third)."""
+        return self.qkv.bias
 
     def scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """Scaled dot products of queries and keys, per head and window."""
@@ -86,7 +98,7 @@ class ShiftedWindowAttention(nn.Module):
     def attend(self, x: torch.Tensor, shift: list, padded: tuple) -> torch.Tensor:
         """Multi-head attention within each window: x is [N·windows, tokens, C]."""
         windows, tokens, c = x.shape
-        qkv = F.linear(x, self.qkv.weight, self.qkv.bias)
+        qkv = F.linear(x, self.qkv.weight, self.qkv_bias())
         q, k, v = qkv.reshape(windows, tokens, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         attn = self.scores(q, k) + self.position_bias()
         if sum(shift) > 0:
