@@ -3,6 +3,7 @@ tests/test_receptive_field.py): channels-last pointwise MLPs (ConvNeXt),
 transposed convolutions, position-dependent fields (U-Net) and attention."""
 from pathlib import Path
 
+import pytest
 import torch
 
 import netdsl
@@ -52,6 +53,28 @@ def test_transposed_conv_column_agrees_with_the_headline():
     node = net.outputs[0]["node"]
     for unit in ([6, 6], [7, 7]):
         assert [hi - lo + 1 for lo, hi in _unit_support(net, node, unit)] == [3, 3]
+
+
+@pytest.mark.parametrize("chain", [
+    "conv_transpose(1, 2, stride=3, dilation=2) conv(1, 3)",  # taps 2 px apart on a 3 px grid
+    "conv_transpose(1, 4, stride=2, padding=1) conv(1, 3) conv_transpose(1, 3, stride=3, dilation=2)",
+    "conv(1, 3) conv_transpose(1, 5, stride=3, dilation=2) conv(1, 2)",
+])
+def test_transposed_conv_whose_stride_does_not_divide_its_dilation(chain):
+    """A range of outputs may miss inputs at the ends of the relaxed range: the spread
+    (fewest, most pixels over output positions) is what gradient support gives."""
+    net = netdsl.parse("network n { input [1, 24, 24]\n " + chain + " }").analyze()
+    node = net.outputs[0]["node"]
+    spread = net.ir.nodes[node]["rf"].spread[0]
+    sizes = set()
+    for u in range(net.output_shapes["out"][1]):
+        try:
+            (lo, hi), _ = _unit_support(net, node, [u, u])
+        except RuntimeError:  # a unit no input reaches (the stride's gaps): only the bias
+            continue
+        if lo > 0 and hi < 23:  # interior units: the border clips the others
+            sizes.add(hi - lo + 1)
+    assert (min(sizes), max(sizes)) == spread and net.receptive_field.pixels[0] == spread[1]
 
 
 def test_unet_field_depends_on_position_and_reports_min_and_max():

@@ -318,4 +318,15 @@ def _input_box(graph, node: int, box: list, source: int) -> Optional[list[tuple[
 def _back(lo: int, hi: int, layer: AxisRF) -> tuple[int, int]:
     """Input pixels read by output units lo..hi of a layer with geometry ``layer``."""
     k, s, p, d = (exact(x) for x in (layer.kernel, layer.stride, layer.padding, layer.dilation))
-    return ceil(lo * s - p), floor(hi * s - p + d * (k - 1))
+    first, last = ceil(lo * s - p), floor(hi * s - p + d * (k - 1))
+    if not layer.scatter:
+        return first, last
+    # a transposed conv: input i reaches outputs i·S − P + j·D only; drop ends that reach none
+    big_s, big_d = 1 / s, d / s
+    big_p = big_d * (k - 1) - p * big_s
+    reaches = lambda i: any(lo <= i * big_s - big_p + j * big_d <= hi for j in range(k))
+    while first < last and not reaches(first):
+        first += 1
+    while last > first and not reaches(last):
+        last -= 1
+    return first, last

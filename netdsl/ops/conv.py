@@ -202,7 +202,8 @@ def tconv_rf(a, ins):
     k, s, p, _, d = _tconv_geometry(a, ins[0])
     # Output u receives input i when u = i·s − p + j·d for a tap j < k, so i spans
     # [(u + p − d·(k−1)) / s, (u + p) / s]: taps spaced d/s apart in input pixels.
-    return [AxisRF(k[i], Fraction(1, s[i]), Fraction(d[i] * (k[i] - 1) - p[i], s[i]), Fraction(d[i], s[i]))
+    return [AxisRF(k[i], Fraction(1, s[i]), Fraction(d[i] * (k[i] - 1) - p[i], s[i]), Fraction(d[i], s[i]),
+                   scatter=s[i] > 1)
             for i in range(len(k))]
 
 

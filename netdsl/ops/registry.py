@@ -66,6 +66,9 @@ class AxisRF:
     stride: float = 1  # < 1 for upsampling / transposed convolution
     padding: float = 0
     dilation: int = 1
+    # a transposed conv's scatter: input i reaches only outputs i·S − P + j·D (S = 1/stride,
+    # D = dilation·S), so a range of outputs may miss the ends of the relaxed input range
+    scatter: bool = False
 
 
 #: Marker returned by an ``rf`` rule for layers that see their whole input.
