@@ -4,7 +4,6 @@ lib/maxvit.net against torchvision's MaxVit class at sizes where every path
 runs (windows and grids of several groups, a grid of 1x1 windows and a window
 covering the map in the last stage, identity and pooled MBConv shortcuts, three
 stages).  maxvit_t itself is a twin in test_zoo_twins.py."""
-import importlib.util
 
 import pytest
 import torch
@@ -14,7 +13,7 @@ from torchvision.models.maxvit import MaxVit, PartitionAttentionLayer, RelativeP
 
 import netdsl
 from netdsl import runtime
-from netdsl.backends.pytorch.validate import validate_generated
+from torch_oracle import assert_generated_source_equal
 from test_zoo_twins import perturb_constants, randomize_batchnorm
 
 
@@ -165,15 +164,7 @@ def test_small_maxvit_stochastic_depth_is_torchvisions(name):
 
 def test_small_maxvit_generated_source_has_the_same_outputs(one_torch_thread):
     net, ours, _ = small_pair("p2")
-    source = net.to_source()
-    validate_generated(source)
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("generated", loader=None))
-    exec(compile(source, "generated.py", "exec"), module.__dict__)  # validated above
-    generated = module.build().eval()
-    generated.load_state_dict(ours.state_dict(), strict=True)
-    x = torch.randn(2, *net.input_shape)
-    with torch.no_grad():
-        assert torch.equal(ours(x), generated(x))
+    assert_generated_source_equal(net, ours)
 
 
 def test_small_maxvit_saved_activations_match_autograd(one_torch_thread):

@@ -3,7 +3,6 @@ ShiftedWindowAttention, and a small Swin written with lib/swin.net against
 torchvision's SwinTransformer at a size where every padding path runs (odd maps
 before patch merging, maps that are no multiple of the window, a window that
 covers the map).  swin_t/s/b themselves are twins in test_zoo_twins.py."""
-import importlib.util
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ from torchvision.models.swin_transformer import ShiftedWindowAttention, SwinTran
 
 import netdsl
 from netdsl import runtime
-from netdsl.backends.pytorch.validate import validate_generated
+from torch_oracle import assert_generated_source_equal
 from test_zoo_twins import perturb_constants
 
 
@@ -98,15 +97,7 @@ def test_small_swin_stochastic_depth_is_torchvisions():
 
 def test_small_swin_generated_source_has_the_same_outputs(one_torch_thread):
     net, ours, _ = small_pair()
-    source = net.to_source()
-    validate_generated(source)
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("generated", loader=None))
-    exec(compile(source, "generated.py", "exec"), module.__dict__)  # validated above
-    generated = module.build().eval()
-    generated.load_state_dict(ours.state_dict(), strict=True)
-    x = torch.randn(2, *net.input_shape)
-    with torch.no_grad():
-        assert torch.equal(ours(x), generated(x))
+    assert_generated_source_equal(net, ours)
 
 
 def test_swin_t_summary_and_field():

@@ -3,7 +3,6 @@ ShiftedWindowAttentionV2, and a small Swin V2 written with lib/swin_v2.net again
 torchvision's SwinTransformer (V2 blocks and patch merging) at a size where every
 padding path runs (odd maps before patch merging, maps that are no multiple of the
 window, a window that covers the map).  swin_v2_t/s/b are twins in test_zoo_twins.py."""
-import importlib.util
 
 import pytest
 import torch
@@ -14,7 +13,7 @@ from torchvision.models.swin_transformer import (PatchMergingV2, ShiftedWindowAt
 
 import netdsl
 from netdsl import runtime
-from netdsl.backends.pytorch.validate import validate_generated
+from torch_oracle import assert_generated_source_equal
 from test_zoo_twins import perturb_constants
 
 GEOMETRIES = [
@@ -154,16 +153,7 @@ def test_small_swin_v2_stochastic_depth_is_torchvisions():
 
 def test_small_swin_v2_generated_source_has_the_same_outputs(one_torch_thread):
     net, ours, _ = small_pair()
-    source = net.to_source()
-    validate_generated(source)
-    assert "ShiftedWindowAttentionV2" in source
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("generated", loader=None))
-    exec(compile(source, "generated.py", "exec"), module.__dict__)  # validated above
-    generated = module.build().eval()
-    generated.load_state_dict(ours.state_dict(), strict=True)
-    x = torch.randn(2, *net.input_shape)
-    with torch.no_grad():
-        assert torch.equal(ours(x), generated(x))
+    assert "ShiftedWindowAttentionV2" in assert_generated_source_equal(net, ours)
 
 
 def test_small_swin_v2_saved_activations_match_autograd(one_torch_thread):
