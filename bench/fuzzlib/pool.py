@@ -17,7 +17,9 @@ from collections import deque
 from multiprocessing.connection import wait
 from typing import Callable, Iterable, Iterator, Optional
 
-GRACE = 5.0  # seconds past the alarm before the parent kills a worker
+# seconds past the base alarm before the parent kills a worker: the worker's own alarm
+# moves out with the case's size (check.SECONDS_PER_NODE), which the parent cannot see
+GRACE = 60.0
 START_FAILURES = 3  # workers dying before they are ready, in a row, before giving up
 RECYCLE_AFTER = 2000  # cases per worker: its address space creeps up (allocator arenas)
 

@@ -15,7 +15,10 @@ window over output positions.  Several paths (residual, inception, dense)
 join by the union of their windows; when their strides or centres differ the
 field is flagged ``misaligned``.  A node that sees its whole input (global
 pooling, linear, LSTM) is ``GLOBAL``; a node without spatial axes (after
-flatten) has no field (``None``).
+flatten) has no field (``None``).  After Swin's windowed attention a unit's
+window depends on its position in a way per-axis geometry cannot state: such
+a node and what follows it keep their positions but claim no field
+(``Unstated``) until an op that sees everything makes them ``GLOBAL``.
 
 Values are exact integers, so absurd strides (``stride=2**62`` repeated) would
 grow without bound and make every later step slower; they saturate at
@@ -29,7 +32,7 @@ from fractions import Fraction
 from math import ceil, floor, lcm
 from typing import Optional, Union
 
-from ..ops.registry import GLOBAL, NO_FIELD, AxisRF, Permuted, get_op
+from ..ops.registry import GLOBAL, NO_FIELD, WINDOWED, AxisRF, Permuted, get_op
 
 Number = Union[int, Fraction]
 CAP = 1 << 64  # pixels: larger than any axis a tensor can have
@@ -82,7 +85,15 @@ class ReceptiveField:
         return max(self.pixels, default=1)
 
 
-Field = Union[ReceptiveField, str, None]  # str: GLOBAL
+@dataclass(frozen=True)
+class Unstated:
+    """Positions still match the input's, but no field is claimed (see the module
+    docstring); ``dims``: the tensor dims that hold the spatial axes (None: unknown)."""
+
+    dims: Optional[tuple[int, ...]]
+
+
+Field = Union[ReceptiveField, Unstated, str, None]  # str: GLOBAL
 
 
 def identity_field(axes: int) -> Optional[ReceptiveField]:
@@ -109,10 +120,15 @@ def node_field(data: dict, inputs: list[dict]) -> Field:
     fields = [d["rf"] for d in inputs]
     if GLOBAL in fields:
         return GLOBAL
+    unstated = next((f for f in fields if isinstance(f, Unstated)), None)
+    if unstated is not None:
+        return _after_unstated(data, inputs, unstated)
     joined = fields[0] if len(fields) == 1 else join(fields)
     rule = layer_rule(data, inputs, joined)
     if rule == GLOBAL:
         return GLOBAL
+    if rule == WINDOWED:
+        return Unstated(joined.axis_dims) if isinstance(joined, ReceptiveField) else joined
     if rule == NO_FIELD:  # positions stop matching the input's (reshape, spatial concat)
         return None
     if joined is None or joined == GLOBAL:
@@ -130,6 +146,32 @@ def node_field(data: dict, inputs: list[dict]) -> Field:
     return through(joined, rule)
 
 
+def _after_unstated(data: dict, inputs: list[dict], unstated: Unstated) -> Field:
+    """A node reading an unstated field: global only where that is certain (it
+    mixes every spatial axis, or an op that sees everything), none once the
+    tensor is flat, else unstated (``dims`` None once a reshape hides them)."""
+    fields = [d["rf"] for d in inputs]
+    if any(f is None for f in fields) and len({tuple(d["shape"]) for d in inputs}) > 1:
+        return GLOBAL  # as join(): a flat path mixes unaligned positions
+    spec, shapes, dims = get_op(data["op"]), [d["shape"] for d in inputs], unstated.dims
+    if spec.mixes is not None:
+        mixed = spec.mixes(data["args"], shapes)
+        if all(d in mixed for d in dims) if dims is not None else len(shapes[0]) == 1:
+            return GLOBAL
+        rule = None
+    else:
+        rule = spec.rf(data["args"], shapes) if spec.rf else None
+    if rule == GLOBAL:
+        return GLOBAL
+    if len(data["shape"]) < 2:
+        return None  # flat: no positions left
+    if isinstance(rule, Permuted) and dims is not None:
+        return Unstated(tuple(rule.order.index(d) for d in dims))
+    kept = dims is not None and rule != NO_FIELD and not isinstance(rule, Permuted) \
+        and len(data["shape"]) == len(shapes[0])
+    return unstated if kept else Unstated(None)
+
+
 def layer_rule(data: dict, inputs: list[dict], joined: Field = None):
     """What the op does to its input's field ``joined``: per-axis geometry (``AxisRF``
     list), GLOBAL, NO_FIELD, Permuted, or None (pointwise)."""
@@ -139,7 +181,7 @@ def layer_rule(data: dict, inputs: list[dict], joined: Field = None):
         return _mixing(spec.mixes(data["args"], shapes), shapes[0], joined)
     if isinstance(joined, ReceptiveField) and joined.dims and spec.rf is not None:
         rule = spec.rf(data["args"], shapes)  # its geometry assumes channels first
-        return rule if rule in (GLOBAL, NO_FIELD) or isinstance(rule, Permuted) else NO_FIELD
+        return rule if rule in (GLOBAL, NO_FIELD, WINDOWED) or isinstance(rule, Permuted) else NO_FIELD
     return spec.rf(data["args"], shapes) if spec.rf else None
 
 

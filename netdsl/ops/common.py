@@ -11,7 +11,7 @@ from typing import Sequence
 
 from .. import limits
 from ..errors import ArgumentError, ShapeError
-from .registry import GLOBAL, NO_FIELD, Args, AxisRF, Shape
+from .registry import GLOBAL, WINDOWED, Args, AxisRF, Shape
 
 #: Largest value torch's pooling kernels take: they convert kernel, stride,
 #: padding and dilation to C ints ("value cannot be converted to type int").
@@ -179,4 +179,4 @@ def window_field(a, ins):
     otherwise each position sees the window it falls in, a field that depends on the
     position, which per-axis geometry cannot state: none is claimed."""
     window, _, padded, _ = window_geometry(a, ins)
-    return GLOBAL if window == padded else NO_FIELD
+    return GLOBAL if window == padded else WINDOWED

@@ -74,6 +74,11 @@ class AxisRF:
 #: Marker returned by an ``rf`` rule for layers that see their whole input.
 GLOBAL = "global"
 
+#: Returned by an ``rf`` rule whose units each see a window that depends on where
+#: they are (Swin's several attention windows): positions still match the input's,
+#: but no per-axis geometry states the field, so none is claimed, here or after.
+WINDOWED = "windowed"
+
 #: Returned by an ``rf`` rule when output positions stop corresponding to input
 #: positions (reshape, spatial concat): like after flatten, the node has no field.
 NO_FIELD: tuple = ()

@@ -9,7 +9,7 @@ from typing import Optional
 from ..analysis.macs import batched
 from ..analysis.memory import DTYPE_BYTES, activation_bytes, activation_sizes, forward_peak
 from ..analysis.train_memory import training_memory
-from ..analysis.receptive_field import centre_field, feature_node
+from ..analysis.receptive_field import Unstated, centre_field, feature_node
 from ..analysis.rollup import Row, components, rows, scope_rows
 from ..ops.registry import GLOBAL
 
@@ -106,8 +106,9 @@ def row_record(graph, row: Row, batch: int) -> dict:
 
 
 def field_record(field) -> Optional[dict]:
-    """JSON form of a node's field: null (no spatial axes), {"global": true}, or its geometry."""
-    if field is None:
+    """JSON form of a node's field: null (no spatial axes, or none claimed: Swin's
+    windows), {"global": true}, or its geometry."""
+    if field is None or isinstance(field, Unstated):
         return None
     if field == GLOBAL:
         return {"global": True}
