@@ -184,3 +184,11 @@ def test_plateau_without_a_validation_loss_keeps_the_lr():
     for _ in range(3):
         schedule.step_epoch(val_loss=None)
     assert optimizer.param_groups[0]["lr"] == BASE and schedule.state_dict()["epochs_done"] == 3
+
+
+def test_warmup_epochs_count_batches_on_a_per_batch_schedule():
+    """warmup_epochs=1 with 4 batches per epoch: the lr climbs over 4 batches, then anneals."""
+    config = ScheduleConfig(name="cosine", interval="step", warmup_epochs=1, warmup_start=0.5)
+    seen = lrs(config, epochs=3, steps_per_epoch=4)
+    assert seen[:5] == pytest.approx([BASE * (0.5 + 0.5 * t / 4) for t in range(5)])
+    assert seen[5] < BASE
