@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import netdsl
 from torch_oracle import ONCE_PER_FORWARD, countable_attention
 from netdsl.errors import ArgumentError, NetdslError, ShapeError
-from netdsl.ops import GLOBAL, NO_FIELD, AxisRF, Permuted, all_ops, get_op
+from netdsl.ops import GLOBAL, NO_FIELD, WINDOWED, AxisRF, Permuted, all_ops, get_op
 from netdsl.ops.reference import render
 from op_examples import EXAMPLES, Example, padding_mask
 
@@ -157,7 +157,7 @@ def test_flops_and_rf_rules_run(op, example):
         if spec.rf is not None:
             rf = spec.rf(data["args"], in_shapes(net, data))
             axes = len(in_shapes(net, data)[0]) - 1
-            assert rf in (None, GLOBAL, NO_FIELD) or isinstance(rf, Permuted) or (
+            assert rf in (None, GLOBAL, NO_FIELD, WINDOWED) or isinstance(rf, Permuted) or (
                 len(rf) == axes and all(isinstance(axis, AxisRF) for axis in rf)), rf
 
 
