@@ -11,7 +11,7 @@ from typing import Sequence
 
 from .. import limits
 from ..errors import ArgumentError, ShapeError
-from .registry import GLOBAL, WINDOWED, Args, AxisRF, Shape
+from .registry import GLOBAL, WINDOWED, Args, AxisRF, Shape, TorchCall
 
 #: Largest value torch's pooling kernels take: they convert kernel, stride,
 #: padding and dilation to C ints ("value cannot be converted to type int").
@@ -180,3 +180,17 @@ def window_field(a, ins):
     position, which per-axis geometry cannot state: none is claimed."""
     window, _, padded, _ = window_geometry(a, ins)
     return GLOBAL if window == padded else WINDOWED
+
+
+def window_shape(a, ins, op: str = "shifted_window_attention") -> tuple:
+    """A window attention keeps its [H, W, C] input's shape (after checking it)."""
+    window_geometry(a, ins, op)
+    return tuple(ins[0])
+
+
+def window_torch_call(target: str, a) -> TorchCall:
+    """The runtime module of a window attention (V1 or V2: the same constructor)."""
+    return TorchCall(target, dict(
+        dim=a.dim, window_size=expand(a.window_size, 2), shift_size=expand(a.shift_size, 2),
+        num_heads=a.num_heads, qkv_bias=a.qkv_bias, proj_bias=a.proj_bias,
+        attention_dropout=a.attention_dropout, dropout=a.dropout))

@@ -14,8 +14,8 @@ which per-axis geometry cannot state, so none is claimed.
 """
 from __future__ import annotations
 
-from .common import expand, window_field, window_geometry
-from .registry import Arg, OpSpec, TorchCall, register
+from .common import window_field, window_geometry, window_shape, window_torch_call
+from .registry import Arg, OpSpec, register
 
 
 def _tokens(a, ins):
@@ -56,18 +56,6 @@ def _flops(a, ins, out):
     return per_weight * a.num_heads * p * n + biases
 
 
-def _shape(a, ins):
-    window_geometry(a, ins)
-    return tuple(ins[0])
-
-
-def _torch(a, ins):
-    return TorchCall("netdsl.runtime.ShiftedWindowAttention", dict(
-        dim=a.dim, window_size=expand(a.window_size, 2), shift_size=expand(a.shift_size, 2),
-        num_heads=a.num_heads, qkv_bias=a.qkv_bias, proj_bias=a.proj_bias,
-        attention_dropout=a.attention_dropout, dropout=a.dropout))
-
-
 register(OpSpec(
     name="shifted_window_attention", category="attention", aliases=("window_attention",),
     doc="Swin's (shifted) window self-attention on a channels-last map [H, W, C], as "
@@ -87,10 +75,10 @@ register(OpSpec(
           Arg("proj_bias", "bool", True, doc="bias on the output projection"),
           Arg("attention_dropout", "float", 0.0, minimum=0, maximum=1, doc="dropout on the attention weights"),
           Arg("dropout", "float", 0.0, minimum=0, maximum=1, doc="dropout on the output")),
-    shape=_shape,
+    shape=window_shape,
     weights=_weights,
     buffers=_buffers,
     macs=_macs,
     flops=_flops,
     rf=window_field, input_rank=(3,),
-    torch=_torch))
+    torch=lambda a, ins: window_torch_call("netdsl.runtime.ShiftedWindowAttention", a)))

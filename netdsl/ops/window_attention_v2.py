@@ -17,8 +17,8 @@ part) + the MLP once, as torch does.
 """
 from __future__ import annotations
 
-from .common import expand, window_field, window_geometry
-from .registry import Arg, OpSpec, TorchCall, register
+from .common import window_field, window_geometry, window_shape, window_torch_call
+from .registry import Arg, OpSpec, register
 
 OP = "shifted_window_attention_v2"
 CPB_HIDDEN = 512  # torchvision's width of the continuous position bias MLP
@@ -84,18 +84,6 @@ def _once(a, ins):
     return macs, 2 * macs + 2 * rows * CPB_HIDDEN + 2 * heads * n * n + 2 * heads
 
 
-def _shape(a, ins):
-    _geometry(a, ins)
-    return tuple(ins[0])
-
-
-def _torch(a, ins):
-    return TorchCall("netdsl.runtime.ShiftedWindowAttentionV2", dict(
-        dim=a.dim, window_size=expand(a.window_size, 2), shift_size=expand(a.shift_size, 2),
-        num_heads=a.num_heads, qkv_bias=a.qkv_bias, proj_bias=a.proj_bias,
-        attention_dropout=a.attention_dropout, dropout=a.dropout))
-
-
 register(OpSpec(
     name=OP, category="attention", aliases=("window_attention_v2",),
     doc="Swin V2's (shifted) window self-attention on a channels-last map [H, W, C], as "
@@ -121,11 +109,11 @@ register(OpSpec(
           Arg("proj_bias", "bool", True, doc="bias on the output projection"),
           Arg("attention_dropout", "float", 0.0, minimum=0, maximum=1, doc="dropout on the attention weights"),
           Arg("dropout", "float", 0.0, minimum=0, maximum=1, doc="dropout on the output")),
-    shape=_shape,
+    shape=lambda a, ins: window_shape(a, ins, OP),
     weights=_weights,
     buffers=_buffers,
     macs=_macs,
     flops=_flops,
     once=_once,
     rf=window_field, input_rank=(3,),
-    torch=_torch))
+    torch=lambda a, ins: window_torch_call("netdsl.runtime.ShiftedWindowAttentionV2", a)))
