@@ -69,8 +69,8 @@ def test_json_has_the_documented_interface(capsys):
 def test_depth_folds_blocks_and_keeps_the_totals(capsys):
     full, folded = summary(capsys, RESNET18), summary(capsys, RESNET18, "--depth", "1")
     names = [layer["name"] for layer in folded["layers"]]
-    assert names == ["input x", "conv1", "bn1", "2", "maxpool", "layer1", "layer2", "layer3", "layer4",
-                     "avgpool", "9", "fc"]
+    assert names == ["input x", "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4",
+                     "avgpool", "flatten", "fc"]
     layer2 = folded["layers"][names.index("layer2")]
     assert layer2["kind"] == "block" and layer2["output_shape"] == [128, 28, 28]
     for key in ("params", "macs", "flops"):
@@ -105,7 +105,7 @@ def test_table_is_aligned_with_totals_and_field_line(capsys):
     assert len(rows) == 8 and all(row[params_end - 1].isdigit() for row in rows)  # right-aligned
     assert "  73,984  " in rows[0]
     assert any(line.startswith("Params     11,689,512") for line in lines)
-    assert "Receptive field: 435 x 435 px, stride 32 x 32, padding 217 x 217 at layer4.1.5 (relu)" in out
+    assert "Receptive field: 435 x 435 px, stride 32 x 32, padding 217 x 217 at layer4.1.relu_1 (relu)" in out
 
 
 def test_markdown_and_csv_have_one_row_per_layer(capsys):
@@ -179,7 +179,7 @@ def test_markdown_footer_is_a_table(capsys):
     _, md, _ = run(capsys, LENET, "--format", "md")
     assert "| Total | Value | Detail |\n|---|---:|---|\n| Params | 61,706 | 61.71 K; trainable 61,706" in md
     assert "| MACs | 416,520 | 416.52 K |" in md
-    assert "| Receptive field | 32 x 32 px | stride 4 x 4, padding 0 x 0 at 7 (tanh)" in md
+    assert "| Receptive field | 32 x 32 px | stride 4 x 4, padding 0 x 0 at tanh_2 (tanh)" in md
     assert "| Training step | 1022.7 KiB | adam estimate:" in md
     assert "- " not in md
 

@@ -4,6 +4,7 @@ receptive fields.  Works on two ``summary.build_summary`` dicts.
 """
 from __future__ import annotations
 
+import re
 from difflib import SequenceMatcher
 
 from .render import field_text, shape_text
@@ -31,11 +32,23 @@ def _rf_size(summary: dict):
 
 
 def _row_changes(rows_a: list[dict], rows_b: list[dict]) -> list[dict]:
-    """Align rows by (op, name), keeping order; inside a stretch that differs, pair
+    """Align rows by (op, identity), keeping order; inside a stretch that differs, pair
     rows by op alone (a renumbered layer), then by name (a swapped block); the
     rest were added or removed."""
     by_op = lambda a, b: _aligned(a, b, lambda r: r["op"], _pair_by_name)
-    return _aligned(rows_a, rows_b, lambda r: (r["op"], r["name"]), by_op)
+    return _aligned(rows_a, rows_b, lambda r: (r["op"], _identity(r)), by_op)
+
+
+def _identity(row: dict) -> str:
+    """What pairs a row across networks: its name, or for a layer its scope where the
+    name is only a number or its op numbered (``features.17``, ``features.relu_7``),
+    which an insertion earlier in the scope shifts.  (A block's number is its place
+    in a repeat: it pairs.)"""
+    scope, _, last = row["name"].rpartition(".")
+    if row["kind"] != "layer":
+        return row["name"]
+    generated = last.isdigit() or re.fullmatch(re.escape(row["op"]) + r"(_\d+)?", last)
+    return scope if generated else row["name"]
 
 
 def _aligned(rows_a: list[dict], rows_b: list[dict], key, unmatched) -> list[dict]:

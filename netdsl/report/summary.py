@@ -21,7 +21,8 @@ def build_summary(net, batch: int = 1, dtype: str = "float32", depth: Optional[i
     """Everything ``summarize`` reports, for a batch of ``batch`` samples in ``dtype``."""
     graph = net.analyze().ir
     activation_sizes(graph, dtype)
-    layers = _named(rows(graph, depth))
+    paths = module_paths(graph)
+    layers = _named(_as_modules(rows(graph, depth), paths))
     activations = activation_bytes(graph, batch)
     totals = _totals(graph, batch, activations)
     return {
@@ -37,7 +38,7 @@ def build_summary(net, batch: int = 1, dtype: str = "float32", depth: Optional[i
         "dtype": dtype,
         "depth": depth,
         "totals": totals,
-        "receptive_field": network_field(graph, net.outputs[0]["node"]),
+        "receptive_field": network_field(graph, net.outputs[0]["node"], paths),
         "memory": _memory(graph, totals, batch, dtype, optimizer),
         "layers": [row_record(graph, row, batch) for row in layers],
         "blocks": [row_record(graph, row, batch) for row in scope_rows(graph)],
@@ -81,6 +82,21 @@ def _memory(graph, totals: dict, batch: int, dtype: str, optimizer: str) -> dict
     }
 
 
+def module_paths(graph) -> dict[int, str]:
+    """IR node → the path of its module in the built network (``layer1.0.relu``,
+    where the IR numbers it ``layer1.0.2``), so the summary names layers as
+    ``named_modules()`` and the generated source do."""
+    from ..backends.pytorch.lowering import layer_paths, lower  # torch-free
+    return layer_paths(lower(graph))
+
+
+def _as_modules(layers: list[Row], paths: dict[int, str]) -> list[Row]:
+    for row in layers:
+        if row.kind == "layer" and row.output in paths:
+            row.name = paths[row.output]
+    return layers
+
+
 def _named(layers: list[Row]) -> list[Row]:
     """Make row names unique: a second ``layer1.0.add`` becomes ``layer1.0.add_2``."""
     seen: dict[str, int] = {}
@@ -119,7 +135,7 @@ def field_record(field) -> Optional[dict]:
                if field.position_dependent else {})}
 
 
-def network_field(graph, output: int) -> Optional[dict]:
+def network_field(graph, output: int, paths: Optional[dict] = None) -> Optional[dict]:
     """The field of the main output's last feature map, and whether the output is global."""
     node = feature_node(graph, output)
     if node is None:
@@ -127,7 +143,8 @@ def network_field(graph, output: int) -> Optional[dict]:
     record = field_record(centre_field(graph, node))
     if record is None:  # the feature map does not depend on the main input
         return None
-    record.update(node=_display_name(graph.nodes[node]), op=graph.nodes[node]["op"],
+    name = (paths or {}).get(node) or _display_name(graph.nodes[node])
+    record.update(node=name, op=graph.nodes[node]["op"],
                   output_global=graph.nodes[output]["rf"] == GLOBAL)
     return record
 
