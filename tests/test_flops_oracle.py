@@ -18,9 +18,10 @@ import pytest
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
+from torch.utils.flop_counter import FlopCounterMode
 
 import netdsl
-from torch_oracle import countable_attention
+from torch_oracle import ONCE_PER_FORWARD, countable_attention
 from netdsl import runtime
 from op_examples import EXAMPLES, Example, padding_mask
 
@@ -112,10 +113,16 @@ def _window_attention_v2(m, ins, out):
     _, h, w, c = ins[0].shape
     padded = [-(-size // win) * win for size, win in zip((h, w), m.window_size)]
     positions, tokens = padded[0] * padded[1], m.window_size[0] * m.window_size[1]
+    per_sample = _window_attention(m, ins, out) + m.num_heads * positions * tokens + 2 * positions * c
+    return per_sample + _window_attention_v2_once(m)
+
+
+def _window_attention_v2_once(m) -> int:
+    """The elementwise part of Swin V2's work that a forward runs once, whatever the batch."""
+    tokens = m.window_size[0] * m.window_size[1]
     rows = m.relative_coords_table.numel() // 2
     mlp = rows * (m.cpb_mlp[0].bias.numel() + m.cpb_mlp[0].out_features)
-    once = mlp + 2 * m.num_heads * tokens ** 2 + 2 * m.logit_scale.numel()
-    return _window_attention(m, ins, out) + m.num_heads * positions * tokens + 2 * positions * c + once
+    return mlp + 2 * m.num_heads * tokens ** 2 + 2 * m.logit_scale.numel()
 
 
 def _relative_attention(m, ins, out):
@@ -269,6 +276,30 @@ def test_flops_by_hand_for_a_small_network():
     macs = 64 * 27 + 16 * 5
     elementwise = 64 + 4 * 64 + 64 + 16 * 4 + 5  # bias, bn, relu, 4 per pooled output, linear bias
     assert (net.macs, net.flops) == (macs, 2 * macs + elementwise)
+
+
+def test_once_per_forward_work_is_split_from_the_per_sample_work():
+    """Swin V2's position-bias MLP runs once per forward: FlopCounterMode at batch 1 and 3
+    gives the once-part of the MACs (3·c1 − c3)/2, and the hooks' rule its elementwise part;
+    netdsl's ``macs_once``/``flops_once`` and its batch-3 totals must equal them."""
+    examples = [e for op in ONCE_PER_FORWARD for e in EXAMPLES[op]]
+    assert examples
+    for example in examples:
+        net = netdsl.parse(example.source(), filename="example.net")
+        model = net.to_torch().eval()
+        c1, c3 = (_counted_macs(model, example, batch) for batch in (1, 3))
+        layer = next(m for m in model.modules() if isinstance(m, runtime.ShiftedWindowAttentionV2))
+        macs_once = (3 * c1 - c3) // 2
+        assert sum(d["macs_once"] for d in net.layers()) == macs_once, example.call
+        assert sum(d["flops_once"] for d in net.layers()) == 2 * macs_once + _window_attention_v2_once(layer)
+        assert net.summary(batch=3).totals["macs"] == c3, example.call
+
+
+def _counted_macs(model, example: Example, batch: int) -> int:
+    xs = [torch.randn(batch, *shape) for shape in example.inputs]
+    with FlopCounterMode(display=False) as counter, torch.no_grad(), countable_attention():
+        model(*xs)
+    return counter.get_total_flops() // 2
 
 
 # ------------------------------------------------------------ peers: fvcore where conventions coincide
