@@ -51,7 +51,7 @@ FIELD_EXAMPLES = ("tests/test_receptive_field.py::test_example_field_bounds_grad
 #: Module (path prefix) → the fast tests that cover it; the first matching prefix wins.
 TEST_MAP = [
     ("netdsl/analysis/receptive_field.py", ["tests/test_receptive_field.py", "tests/test_pooling_edges.py",
-                                            "-k", "not architecture and not known_sizes"]),
+                                            "tests/test_rf_modern.py"]),
     ("netdsl/analysis/inplace.py", ["tests/test_inplace.py"]),
     ("netdsl/analysis/expect.py", ["tests/test_analysis_expect.py"]),
     ("netdsl/analysis/memory.py", ["tests/test_memory.py"]),
