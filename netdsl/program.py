@@ -143,6 +143,8 @@ class _Loader:
 
     def _resolve(self, imp: ast.Import, directory: Path) -> Path:
         """The file an import names, if it is a .net file inside an allowed folder."""
+        if "\x00" in imp.path:  # the OS cannot open such a path; say so before pathlib raises
+            raise ImportFailure("cannot import a path that holds a NUL character", imp.span)
         if not imp.path.endswith(".net"):
             raise ImportFailure(f"cannot import \"{imp.path}\": imports name .net files", imp.span)
         target = (directory / imp.path).resolve()

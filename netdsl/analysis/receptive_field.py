@@ -110,7 +110,7 @@ def receptive_fields(graph) -> None:
             continue
         inputs = [nodes[i] for i in data["inputs"]]
         field = node_field(data, inputs)
-        if isinstance(field, ReceptiveField) and not field.integral:
+        if isinstance(field, ReceptiveField) and not field.integral and not field.spread:
             field = replace(field, spread=_spread(graph, node, field))
         data["rf"] = field
 
@@ -140,7 +140,9 @@ def node_field(data: dict, inputs: list[dict]) -> Field:
     if rule is None:  # pointwise, unless the op reshapes the spatial axes away
         same_rank = len(data["shape"]) == len(inputs[0]["shape"]) if joined.dims else \
             len(data["shape"]) - 1 == len(joined.size)
-        return replace(joined, spread=()) if same_rank else None
+        # one input: positions, centre unit and period are the input's, so is its spread
+        spread = joined.spread if len(inputs) == 1 else ()
+        return replace(joined, spread=spread) if same_rank else None
     if len(rule) != len(joined.size):
         return None
     return through(joined, rule)

@@ -222,19 +222,21 @@ def _loops(runs: list[FoldRun], owner) -> list[DrawnEdge]:
 
 def _lift_lone_nodes(nodes: list[DrawnNode], folded: set[Path]) -> None:
     """A cluster around a single op (a compact conv-bn-relu block) or box is noise:
-    draw the node alone, an op titled with the scope's name.  Innermost first."""
-    changed = True
-    while changed:
-        changed = False
-        count = Counter(d.cluster for d in nodes)
-        nested = {d.cluster[:k] for d in nodes for k in range(len(d.cluster))}
-        for d in nodes:
+    draw the node alone, an op titled with the scope's name.  Innermost first.
+    Lifting a node never makes another liftable, so one pass with counts kept up to
+    date reaches the fixed point (linear in nodes × depth)."""
+    count = Counter(d.cluster for d in nodes)
+    below = Counter(d.cluster[:k] for d in nodes for k in range(len(d.cluster)))  # nodes strictly inside
+    for d in nodes:
+        while d.kind in ("op", "box") and d.cluster and count[d.cluster] == 1 \
+                and not below[d.cluster] and d.cluster not in folded:
             path = d.cluster
-            if d.kind in ("op", "box") and path and count[path] == 1 and path not in nested | folded:
-                if d.kind == "op":  # a box already names its scope
-                    d.title = d.title or (None if path[-1].isdigit() else path[-1])
-                d.cluster = path[:-1]
-                changed = True
+            if d.kind == "op":  # a box already names its scope
+                d.title = d.title or (None if path[-1].isdigit() else path[-1])
+            d.cluster = path[:-1]
+            count[path] -= 1
+            count[d.cluster] += 1
+            below[d.cluster] -= 1
 
 
 def _clusters(nodes: list[DrawnNode], runs: list[FoldRun]) -> dict[Path, Optional[FoldRun]]:
@@ -242,8 +244,8 @@ def _clusters(nodes: list[DrawnNode], runs: list[FoldRun]) -> dict[Path, Optiona
     paths: set[Path] = set()
     for d in nodes:
         paths.update(d.cluster[:k] for k in range(1, len(d.cluster) + 1))
-    return {p: run_of.get(p) for p in sorted(paths, key=lambda p: (len(p), _first(nodes, p)))}
-
-
-def _first(nodes: list[DrawnNode], path: Path) -> int:
-    return min(i for i, d in enumerate(nodes) if d.cluster[:len(path)] == path)
+    first: dict[Path, int] = {}  # the first drawn node inside each path
+    for i, d in enumerate(nodes):
+        for k in range(1, len(d.cluster) + 1):
+            first.setdefault(d.cluster[:k], i)
+    return {p: run_of.get(p) for p in sorted(paths, key=lambda p: (len(p), first[p]))}
