@@ -44,9 +44,9 @@ def _identity(row: dict) -> str:
     name is only a number or its op numbered (``features.17``, ``features.relu_7``),
     which an insertion earlier in the scope shifts.  (A block's number is its place
     in a repeat: it pairs.)"""
-    scope, _, last = row["name"].rpartition(".")
     if row["kind"] != "layer":
         return row["name"]
+    scope, _, last = row["name"].rpartition(".")
     generated = last.isdigit() or re.fullmatch(re.escape(row["op"]) + r"(_\d+)?", last)
     return scope if generated else row["name"]
 
