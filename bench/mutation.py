@@ -48,6 +48,8 @@ FAST_OPS = ["tests/test_ops_registry.py", "tests/test_flops_oracle.py", "tests/t
 #: The op examples' fields against gradient support (node ids: only these tests of the file).
 FIELD_EXAMPLES = ("tests/test_receptive_field.py::test_example_field_bounds_gradient_support",
                   "tests/test_receptive_field.py::test_only_the_listed_examples_are_unchecked")
+#: Arguments and sizes torch refuses, each refusal checked against torch's own.
+OP_REFUSALS = ["tests/test_ops_torch_refuses.py", "tests/test_ops_bounds.py"]
 #: Module (path prefix) → the fast tests that cover it; the first matching prefix wins.
 TEST_MAP = [
     ("netdsl/analysis/receptive_field.py", ["tests/test_receptive_field.py", "tests/test_pooling_edges.py",
@@ -58,12 +60,14 @@ TEST_MAP = [
     ("netdsl/analysis/saved.py", ["tests/test_memory.py"]),
     ("netdsl/analysis/train_memory.py", ["tests/test_memory.py"]),
     ("netdsl/analysis/rollup.py", ["tests/test_summarize.py", "tests/test_analysis_diff.py"]),
+    ("netdsl/analysis/ties.py", ["tests/test_language_modern.py", "tests/test_analysis_ir.py"]),
     ("netdsl/analysis/", ["tests/test_analysis_ir.py", *FAST_OPS]),
     ("netdsl/ops/initializers.py", ["tests/test_ops_registry.py", "tests/test_ops_torch_refuses.py"]),
     ("netdsl/ops/dtypes.py", ["tests/test_ops_registry.py", "tests/test_ops_torch_refuses.py"]),
-    ("netdsl/ops/common.py", [*FAST_OPS, "tests/test_ops_torch_refuses.py", *FIELD_EXAMPLES]),
-    ("netdsl/ops/registry.py", [*FAST_OPS, "tests/test_ops_torch_refuses.py"]),
-    ("netdsl/ops/", [*FAST_OPS, *FIELD_EXAMPLES]),  # the ops' receptive-field rules too
+    ("netdsl/ops/registry.py", [*FAST_OPS, *OP_REFUSALS]),
+    # the ops' refusals (each against torch's), receptive fields and saved tensors too
+    ("netdsl/ops/", [*FAST_OPS, *OP_REFUSALS, *FIELD_EXAMPLES, "tests/test_rf_modern.py",
+                     "tests/test_memory.py"]),
     ("netdsl/training/schedules.py", ["tests/test_schedule_warmup.py", "tests/test_train_config.py"]),
 ]
 COPIED = ("netdsl", "tests", "docs", "examples")
@@ -225,11 +229,13 @@ def check_baseline(workdir: Path, mutants: list[Mutant], timeout: float) -> dict
 def _forked_campaign(workdir: Path, mutants: list[Mutant], args, record) -> None:
     """Mutants in forked children on ``--workers`` private copies, each running only the
     tests that execute its line (bench/mutation_runner.py)."""
-    lines = {}
+    lines, known = {}, {}  # path → (test set, line) → test ids; test set → every id it ran
     if not args.all_tests:
         for tests in sorted({tuple(tests_for(m.path)) for m in mutants}):
-            for path, per_line in runner.coverage_map(workdir, list(tests), args.timeout * 10).items():
-                lines.setdefault(path, {}).update({(tuple(tests), k): v for k, v in per_line.items()})
+            measured = runner.coverage_map(workdir, list(tests), args.timeout * 10)
+            known[tests] = runner.known_tests(measured)
+            for path, per_line in measured.items():
+                lines.setdefault(path, {}).update({(tests, k): v for k, v in per_line.items()})
     slots = [runner.Slot(workdir if i == 0 else _clone(workdir, i)) for i in range(max(args.workers, 1))]
     for slot in slots:
         runner.prepare_copy(slot.workdir)
@@ -237,7 +243,7 @@ def _forked_campaign(workdir: Path, mutants: list[Mutant], args, record) -> None
     jobs = []
     for mutant in mutants:
         whole = tests_for(mutant.path)
-        chosen = whole if args.all_tests else _chosen(lines, mutant, whole)
+        chosen = whole if args.all_tests else _chosen(lines, known, mutant, whole)
         if chosen is None:
             record(mutant, "survived", 0.0, "no test executes the line")
             continue
@@ -250,10 +256,10 @@ def _forked_campaign(workdir: Path, mutants: list[Mutant], args, record) -> None
         shutil.rmtree(slot.workdir, ignore_errors=True)
 
 
-def _chosen(lines: dict, mutant: Mutant, whole: list[str]):
+def _chosen(lines: dict, known: dict, mutant: Mutant, whole: list[str]):
     per_line = lines.get(mutant.path, {})
     return runner.selected_tests({mutant.path: {k[1]: v for k, v in per_line.items() if list(k[0]) == whole}},
-                                 mutant.path, mutant.line, whole)
+                                 mutant.path, mutant.line, whole, known.get(tuple(whole), frozenset()))
 
 
 def _verdict(outcome: str) -> str:

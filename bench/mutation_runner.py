@@ -56,14 +56,31 @@ def coverage_map(workdir: Path, tests: list[str], timeout: float) -> dict[str, d
 
 
 def selected_tests(lines: dict[str, dict[int, set[str]]], path: str, line: int,
-                   whole_set: list[str]) -> Optional[list[str]]:
-    """The tests to run for a mutant at ``path:line``; None when no test executes it."""
+                   whole_set: list[str], known: frozenset = frozenset()) -> Optional[list[str]]:
+    """The tests to run for a mutant at ``path:line``; None when no test executes it.
+    A parametrized test brings its siblings of the same file and parameters (``known``:
+    every test id of the set): tests that share a cached result (test_ops_registry's
+    ``run(example)``) execute the line only in the first of them."""
     ids = lines.get(path, {}).get(line)
     if not ids:
         return None
     if WHOLE_SET in ids:
         return whole_set
-    return sorted(ids)
+    keys = {_file_and_params(i) for i in ids} - {None}
+    return sorted(ids | {k for k in known if _file_and_params(k) in keys})
+
+
+def _file_and_params(test_id: str) -> Optional[tuple[str, str]]:
+    """``(file, [params])`` of a parametrized test id, None for a plain one."""
+    if not test_id.endswith("]") or "[" not in test_id:
+        return None
+    head, params = test_id.split("[", 1)
+    return head.split("::", 1)[0], params
+
+
+def known_tests(lines: dict[str, dict[int, set[str]]]) -> frozenset:
+    """Every test id that executed some line."""
+    return frozenset(i for per_line in lines.values() for ids in per_line.values() for i in ids) - {WHOLE_SET}
 
 
 # ------------------------------------------------------------ forked runs
