@@ -168,7 +168,10 @@ EXAMPLES: dict[str, list[Example]] = {
                 ex("avgpool(3, stride=2, ceil_mode=true)", (2, 8, 8)),
                 ex("avgpool((1, 2, 2), ceil_mode=true)", (2, 1, 3, 3)),  # 3-d: kernel 1 on the size-1 axis
                 ex("avgpool(2, padding=1)", (2, 2, 2, 2)), ex("avgpool(2, ceil_mode=true)", (2, 1, 3))],
-    "adaptive_avgpool": [ex("adaptive_avgpool(1)"), ex("adaptive_avgpool((3, 3))", (2, 6, 6))],
+    "adaptive_avgpool": [ex("adaptive_avgpool(1)"), ex("adaptive_avgpool((3, 3))", (2, 6, 6)),
+                         ex("adaptive_avgpool((1, 4))", (2, 5, 8)),  # whole along H only
+                         ex("adaptive_avgpool((3, 5))", (2, 7, 5)),  # 7 → 3: windows of 3 at stride 2
+                         ex("adaptive_avgpool(3)", (2, 5, 5))],  # 5 → 3: windows of 2, 3, 2
     "adaptive_maxpool": [ex("adaptive_maxpool(1)"), ex("adaptive_maxpool(4)", (2, 8))],
     "global_avgpool": [ex("global_avgpool"), ex("global_avgpool", (4, 6)), ex("global_avgpool", (2, 3, 4, 4))],
     "global_maxpool": [ex("global_maxpool"), ex("global_maxpool", (4, 6))],

@@ -1,7 +1,7 @@
 """Pooling: max/avg with ceil_mode and padding, adaptive, global."""
 from __future__ import annotations
 
-from math import prod
+from math import gcd, prod
 
 from ..errors import ArgumentError, ShapeError
 from .common import INT32_MAX, compact, expand, positive, spatial
@@ -102,18 +102,20 @@ register(OpSpec(
 
 
 def adaptive_geometry(size: int, out: int) -> AxisRF:
-    """Window of adaptive pooling; exact when out divides size, else the widest window."""
+    """Window of adaptive pooling: output i pools [⌊i·size/out⌋, ⌈(i+1)·size/out⌉).
+    Exact when out divides size; else the widest of those windows, at stride
+    ⌊size/out⌋ (the windows drift by up to one pixel from evenly spaced ones)."""
     if out == 1:
         return AxisRF(size, size, 0)
-    stride = size // out
-    kernel = -(-size // out) + (1 if size % out else 0)
-    return AxisRF(min(kernel, size), stride, 0)
+    # width ⌈frac(i·size/out) + size/out⌉ is widest where the fraction is largest: (out − gcd)/out
+    widest = -(-(size + out - gcd(size, out)) // out)
+    return AxisRF(min(widest, size), size // out, 0)
 
 
 def _adaptive_shape(a, ins, op):
     (shape,) = ins
     n = spatial(shape, op)
-    return (shape[0], *[s if s is not None else shape[i + 1] for i, s in enumerate(expand(a.output_size, n))])
+    return (shape[0], *expand(a.output_size, n))
 
 
 def _adaptive_rf(a, ins):
