@@ -123,7 +123,7 @@ def node_field(data: dict, inputs: list[dict]) -> Field:
     unstated = next((f for f in fields if isinstance(f, Unstated)), None)
     if unstated is not None:
         return _after_unstated(data, inputs, unstated)
-    joined = fields[0] if len(fields) == 1 else join(fields)
+    joined = join(fields)
     rule = layer_rule(data, inputs, joined)
     if rule == GLOBAL:
         return GLOBAL
@@ -225,7 +225,7 @@ def _half_or_whole(value: Fraction) -> Union[int, float]:
 
 
 def join(fields: list[Field]) -> Field:
-    """Union of the windows of several paths meeting at a merge."""
+    """Union of the windows of several paths meeting at a merge (one path: its own field)."""
     first = fields[0]
     if all(f == first for f in fields[1:]):
         return first
@@ -349,7 +349,7 @@ def _input_box(graph, node: int, box: list, source: int) -> Optional[list[tuple[
         data = nodes[current]
         inputs = [nodes[i] for i in data["inputs"]]
         fields = [d["rf"] for d in inputs]
-        rule = layer_rule(data, inputs, fields[0] if len(fields) == 1 else join(fields))
+        rule = layer_rule(data, inputs, join(fields))
         keeps = rule is None or isinstance(rule, Permuted)  # axes move, their positions do not
         before = box if keeps else [_back(lo, hi, axis) for (lo, hi), axis in zip(box, rule)]
         for i in data["inputs"]:

@@ -76,7 +76,7 @@ def matmul_geometry(ins):
     if a_mat[-1] != b_mat[-2]:
         raise ShapeError(f"matmul: inner sizes differ: {list(a)} @ {list(b)} ({a_mat[-1]} vs {b_mat[-2]})")
     # the runtime keeps the batch dim apart (netdsl.runtime.matmul): plain broadcasting
-    batch = broadcast_dims([a_mat[:-2], b_mat[:-2]], "matmul") if len(a_mat) + len(b_mat) > 4 else ()
+    batch = broadcast_dims([a_mat[:-2], b_mat[:-2]], "matmul")  # () for two matrices
     return batch, a_mat[-2], a_mat[-1], b_mat[-1]
 
 

@@ -56,8 +56,10 @@ register(OpSpec(
 
 
 # ------------------------------------------------------------ upsample
-#: Input samples each output interpolates, per axis; the spatial rank each mode needs.
-_TAPS = {"nearest": 1, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}
+#: Input samples each output interpolates, per axis (nearest copies one: no arithmetic);
+#: the spatial rank each mode needs.
+_TAPS = {"linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}
+UPSAMPLE_MODES = ("nearest", *_TAPS)
 _MODE_AXES = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 
 
@@ -125,7 +127,7 @@ register(OpSpec(
         "trilinear 8, bicubic 16).",
     args=(Arg("scale_factor", "floats", None, minimum=0, doc="multiplier per axis"),
           Arg("size", "ints", None, minimum=1, doc="output size per axis"),
-          Arg("mode", "str", "nearest", choices=tuple(_TAPS)),
+          Arg("mode", "str", "nearest", choices=UPSAMPLE_MODES),
           Arg("align_corners", "bool", None, doc="interpolating modes only: align the corner pixels")),
     shape=_upsample_shape, rf=_upsample_rf, input_rank=(2, 3, 4),
     flops=lambda a, ins, out: 0 if a.mode == "nearest" else prod(out) * _TAPS[a.mode] ** (len(out) - 1),
