@@ -56,3 +56,13 @@ def test_metrics_are_computed_only_when_read(net_from):
     names = Metrics(net_from(NET.format("params > 0")))
     assert set(names) == set(METRICS) and not names.known
     assert names["macs"] > 0 and set(names.known) == {"macs"}
+
+
+def test_a_fractional_stride_after_upsampling_reads_as_a_plain_float(net_from):
+    # each output pixel of a 2× upsample advances half an input pixel: stride 1/2
+    net = net_from("network n { input [3, 8, 8]\n conv(4, 3, padding=1) upsample(scale_factor=2)\n"
+                   " expect rf_stride == (0.5, 0.5) }")
+    check_expectations(net)
+    stride = Metrics(net)["rf_stride"]
+    assert stride == (0.5, 0.5) and all(type(s) is float for s in stride)
+    assert all(type(s) is int for s in Metrics(net_from(NET.format("rf > 0")))["rf_stride"])

@@ -436,6 +436,14 @@ def test_tie_errors_are_located(call, error, fragment):
     assert fragment in str(info.value) and info.value.span.line == 6
 
 
+def test_a_tie_to_a_layer_without_weight_is_refused():
+    text = TIED.replace("fc: linear(dim) }", "fc: linear(dim)  act: relu }") \
+        .replace('head: linear(vocab, tie="wte")', 'head: linear(vocab, tie="blocks.act")')
+    with pytest.raises(ArgumentError, match=r"'blocks.act' \(relu\) has no weight to share") as info:
+        netdsl.parse(text, "tie.net")
+    assert info.value.span.line == 6
+
+
 def test_a_tie_to_a_borrowed_weight_names_the_owner():
     text = TIED.replace('head: linear(vocab, tie="wte")',
                         'head: linear(vocab, tie="wte")\n    head2: linear(vocab, tie="head")')

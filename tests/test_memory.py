@@ -12,7 +12,7 @@ import netdsl
 from torch_oracle import countable_attention
 from autograd_memory import kept_by_autograd
 from conftest import ARCH
-from netdsl.analysis.memory import activation_bytes, activation_sizes, forward_peak
+from netdsl.analysis.memory import DTYPE_BYTES, FLOAT_DTYPES, activation_bytes, activation_sizes, forward_peak
 from netdsl.analysis.train_memory import saved_activation_bytes, training_memory
 from netdsl.analysis.saved import APPROXIMATE
 from op_examples import EXAMPLES, padding_mask
@@ -145,3 +145,40 @@ def test_optimizer_state_matches_what_torch_keeps(net_from, name):
     net = net_from("network n { input [6]\n linear(4)\n relu\n linear(2) }").analyze()
     memory = training_memory(net.ir, batch=1, optimizer=name)
     assert memory.optimizer == _torch_state_tensors(name) * 4 * net.trainable_params
+
+
+@pytest.mark.parametrize("dtype", sorted(DTYPE_BYTES))
+def test_bytes_per_element_are_torchs(dtype):
+    assert DTYPE_BYTES[dtype] == torch.empty(0, dtype=getattr(torch, dtype)).element_size()
+    assert (dtype in FLOAT_DTYPES) == getattr(torch, dtype).is_floating_point
+
+
+def test_cuda_dropout_keeps_a_one_byte_mask_where_cpu_keeps_an_activation(net_from):
+    # fused dropout on CUDA saves a bool mask; on CPU the mask is measured in
+    # activation widths (checked against autograd above)
+    net = net_from("network n { input [16]\n linear(8) dropout(0.5) linear(4) }").analyze()
+    model = net.to_torch().train()
+    on_cpu = saved_activation_bytes(net.ir, 3, device="cpu")
+    assert on_cpu == kept_by_autograd(model, inputs(net, 3, requires_grad=False))
+    assert saved_activation_bytes(net.ir, 3, device="cuda") == on_cpu - 3 * 8 * 4 + 3 * 8 * 1
+    activation_sizes(net.ir, "float16")  # the declared float32 input stays; the mask stays one byte
+    assert saved_activation_bytes(net.ir, 3, width=2, device="cuda") == 3 * (16 * 4 + 8 + 8 * 2)
+
+
+@pytest.mark.parametrize("op, gates", [("lstm", 4), ("gru", 3), ("rnn", 1)])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_recurrent_layers_keep_gates_cell_and_hidden_per_step(net_from, op, gates, bidirectional):
+    # the documented cuDNN rule: per step, layer and direction the gate activations,
+    # the cell state and the hidden state; plus the input sequence (for the weights' gradient)
+    net = net_from(f"network n {{ input [5, 6]\n {op}(hidden_size=7, num_layers=2, "
+                   f"bidirectional={str(bidirectional).lower()}) }}").analyze()
+    per_step = (gates + 2) * 7 * 2 * (2 if bidirectional else 1)
+    assert saved_activation_bytes(net.ir, 3, device="cuda") == 3 * 5 * (per_step + 6) * 4
+
+
+def test_training_total_adds_the_buffers(net_from):
+    net = net_from("network n { input [3, 8, 8]\n conv(4, 3) batchnorm }").analyze()
+    memory = training_memory(net.ir, batch=2, optimizer="sgd")
+    buffers = sum(b.numel() for b in net.to_torch().buffers())  # running mean, var, batch count
+    assert memory.buffers == 4 * buffers == 4 * (4 + 4 + 1)
+    assert memory.total == memory.params + memory.buffers + memory.backward_peak

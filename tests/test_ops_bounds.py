@@ -177,6 +177,14 @@ def test_padded_copies_count_against_tensor_elements(call, shape, elements):
     assert netdsl.parse(source(call, shape)).output_shapes["out"][1:] < (10,)  # the output itself is small
 
 
+def test_a_padded_copy_of_exactly_the_limit_is_allowed():
+    """Like an op output, a padded copy may hold tensor_elements, not one more."""
+    call, shape = "conv1d(4, 3, stride=1000, padding=(0, 2000))", (3, 9)  # copy of 3 × 2009
+    assert netdsl.parse(source(call, shape), limits=Limits(tensor_elements=3 * 2009))
+    with pytest.raises(LimitError):
+        netdsl.parse(source(call, shape), limits=Limits(tensor_elements=3 * 2009 - 1))
+
+
 # ------------------------------------------------------------ strided inputs
 def _strided(shape, view: str):
     """(raw input shape, the view op turning it into a strided ``shape``), or None."""

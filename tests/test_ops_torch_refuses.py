@@ -9,6 +9,7 @@ accepted exactly when torch accepts it, and pooling, broadcasting and dtype
 rules are compared with torch over grids.
 """
 import itertools
+import warnings
 import math
 
 import pytest
@@ -283,3 +284,28 @@ def test_numbers_past_float32_get_a_hint(call, hinted):
     with pytest.raises(ArgumentError) as info:
         netdsl.parse(Example(call).source())
     assert ("torch holds numbers as float32" in (info.value.hint or "")) == hinted
+
+
+def _torch_initializes(name: str, **arguments) -> bool:
+    """Whether torch.nn.init fills a 4×6 weight with finite numbers given ``arguments``."""
+    weight = torch.empty(4, 6)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            getattr(torch.nn.init, f"{name}_")(weight, **arguments)
+    except (ValueError, RuntimeError, ZeroDivisionError):
+        return False
+    return bool(torch.isfinite(weight).all())
+
+
+@pytest.mark.parametrize("name, argument, value", [
+    ("normal", "std", 0.0), ("normal", "std", -1e-30),
+    ("trunc_normal", "std", 0.0), ("trunc_normal", "std", 1e-30),
+    ("xavier_uniform", "gain", 0.0), ("xavier_uniform", "gain", -1e-30),
+    ("xavier_normal", "gain", 0.0), ("uniform", "b", 0.0), ("uniform", "b", -1e-30),
+])
+def test_initializer_boundaries_are_torchs(name, argument, value):
+    """Just at the edge of each range (a zero spread, an empty interval) netdsl
+    accepts an initializer exactly when torch fills the weight with it."""
+    call = f"linear(4, init={name}({argument}={value!r}))"
+    assert _accepts(Example(call, ((6,),))) == _torch_initializes(name, **{argument: value}), call

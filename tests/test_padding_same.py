@@ -97,6 +97,21 @@ def test_pad_takes_before_after_per_axis_in_axis_order():
     assert net.output_shapes["out"] == (2, 5, 10)
 
 
+@pytest.mark.parametrize("call, stride", [("conv(3, 3, padding=(1, 0, 2, 3))", 1),
+                                          ("conv(3, 3, stride=2, padding=(2, 1, 0, 3), bias=false)", 2)])
+def test_conv_takes_before_after_padding_per_axis_in_axis_order(call, stride):
+    """conv(padding=(1, 0, 2, 3)) on [C, H, W]: H padded (1, 0), W (2, 3), as F.pad
+    with the last axis first and an unpadded torch conv would do."""
+    net, model = netdsl_conv(call, (2, 6, 7))
+    weight, bias = weights(model)
+    x = torch.randn(2, 2, 6, 7)
+    numbers = [int(n) for n in call.split("padding=(")[1].split(")")[0].split(",")]
+    expected = F.conv2d(F.pad(x, (*numbers[2:], *numbers[:2])), weight, bias, stride=stride)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), expected)
+    assert net.output_shapes["out"] == tuple(expected.shape[1:])
+
+
 @pytest.mark.parametrize("mode, padding, size, accepted", [
     ("circular", 3, 2, False), ("circular", 2, 2, True), ("reflect", 2, 2, False), ("reflect", 1, 2, True),
     ("constant", 5, 2, True), ("replicate", 5, 2, True),
@@ -111,3 +126,33 @@ def test_pad_wider_than_the_input_is_refused_exactly_when_torch_refuses(mode, pa
         F.pad(x, (padding,) * 4, mode=mode)
     with pytest.raises(netdsl.NetdslError, match=f"{mode} padding"):
         netdsl.parse(source)
+
+
+@pytest.mark.parametrize("mode, padding, shape", [
+    ("reflect", 3, (3, 9)), ("reflect", 3, (9, 3)), ("reflect", 2, (3, 9)),      # too wide along H or W only
+    ("circular", 4, (3, 9)), ("circular", 4, (9, 3)), ("circular", 3, (3, 9)),
+])
+def test_conv_padding_wider_than_one_axis_is_refused_exactly_when_torch_refuses(mode, padding, shape):
+    x = torch.randn(1, 2, *shape)
+    try:
+        torch.nn.Conv2d(2, 2, 3, padding=padding, padding_mode=mode)(x)
+        torch_accepts = True
+    except RuntimeError:
+        torch_accepts = False
+    try:
+        netdsl_conv(f"conv(2, 3, padding={padding}, padding_mode=\"{mode}\")", (2, *shape))
+        accepted = True
+    except netdsl.NetdslError as err:
+        assert f"{mode} padding" in err.message
+        accepted = False
+    assert accepted == torch_accepts
+
+
+@pytest.mark.parametrize("call, module", [("pad(1)", torch.nn.ZeroPad2d), ("pad(1, value=0.0)", torch.nn.ZeroPad2d),
+                                          ("pad(1, value=-0.5)", torch.nn.ConstantPad2d),
+                                          ("pad(1, mode=\"reflect\")", torch.nn.ReflectionPad2d)])
+def test_pad_builds_the_module_a_person_would_write(call, module):
+    net = netdsl.parse(f"network n {{\n input x: [2, 4, 5]\n {call}\n}}")
+    (layer,) = [m for m in net.to_torch().modules() if isinstance(m, torch.nn.modules.padding._ConstantPadNd)
+                or type(m).__name__.endswith("Pad2d")]
+    assert type(layer) is module

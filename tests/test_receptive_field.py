@@ -184,7 +184,9 @@ def test_chain_formula_size_stride_padding_centre(net_from):
     assert rf[0] == ReceptiveField((3, 3), (2, 2), (1, 1))
     assert rf[1] == ReceptiveField((11, 11), (2, 2), (5, 5))  # 3 + 2·(3−1)·2
     assert rf[2] == ReceptiveField((13, 13), (4, 4), (5, 5))
-    assert rf[2].center == (1, 1)
+    assert rf[2].center == (1, 1) and all(type(c) is int for c in rf[2].center)  # printed "1", not "1.0"
+    half = net_from("network n { input [1, 8, 8]\n conv(1, 2) }").analyze().layers()[-1]["rf"]
+    assert half.center == (0.5, 0.5) and all(type(c) is float for c in half.center)
 
 
 def test_misaligned_paths_are_flagged_and_joined(net_from):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import netdsl
-from netdsl.analysis.receptive_field import GLOBAL, ReceptiveField
+from netdsl.analysis.receptive_field import GLOBAL, ReceptiveField, Unstated
 from test_receptive_field import positive, support
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,3 +105,68 @@ def test_layernorm2d_is_pointwise_in_space():
     net = netdsl.parse("network n { input [4, 7, 7]\n dwconv(3, padding=1)\n layernorm2d }").analyze()
     assert net.layers()[-1]["rf"].pixels == (3, 3)
     assert _unit_support(net, net.outputs[0]["node"], [3, 3]) == [(2, 4), (2, 4)]
+
+
+# ------------------------------------------------------------ after windowed attention
+#: Swin's stage: channels-last windows claim no field ("unstated") but keep their positions.
+WINDOWS = """network n {{ input [4, 6, 6]
+  conv(8, 3, padding=1) permute((1, 2, 0))
+  shifted_window_attention(8, 3, 1, 2)
+  {after}
+}}"""
+
+
+def _depends_on_every_pixel(net) -> bool:
+    x = torch.ones(1, *net.input_shape, dtype=torch.float64, requires_grad=True)
+    out = positive(net.to_torch())(x)
+    out[(0,) * out.dim()].backward()  # the first unit
+    return bool((x.grad[0].abs().sum(0) > 0).all())
+
+
+@pytest.mark.parametrize("after", [
+    "permute((2, 0, 1)) adaptive_avgpool(1)",                   # the positions, moved back, then pooled
+    "gelu permute((2, 0, 1)) adaptive_avgpool(1)",              # a pointwise op keeps the positions
+    "linear(4) transpose(0, 1) permute((2, 1, 0)) adaptive_avgpool(1)",  # two reorders: W, H swapped back
+])
+def test_a_pool_over_the_positions_after_windows_is_global(after):
+    net = netdsl.parse(WINDOWS.format(after=after)).analyze()
+    layers = net.layers()
+    assert all(isinstance(d["rf"], Unstated) for d in layers[3:-1])
+    assert layers[-1]["rf"] == GLOBAL
+    assert _depends_on_every_pixel(net)
+
+
+@pytest.mark.parametrize("after, dims", [
+    ("gelu", (0, 1)),
+    ("permute((2, 0, 1))", (1, 2)),
+    ("transpose(0, 1)", (1, 0)),
+    ("permute((2, 0, 1)) adaptive_avgpool((1, 6))", (1, 2)),  # pools H only: W's positions remain
+])
+def test_positions_after_windows_follow_each_reorder(after, dims):
+    net = netdsl.parse(WINDOWS.format(after=after)).analyze()
+    assert net.layers()[-1]["rf"] == Unstated(dims)
+
+
+def test_pooling_one_axis_after_windows_claims_no_global_field():
+    net = netdsl.parse(WINDOWS.format(after="permute((2, 0, 1)) adaptive_avgpool((1, 6))")).analyze()
+    assert not _depends_on_every_pixel(net)  # the oracle: a global claim would be wrong
+    assert net.layers()[-1]["rf"] != GLOBAL
+
+
+def test_flattening_after_windows_leaves_no_field():
+    net = netdsl.parse(WINDOWS.format(after="flatten")).analyze()
+    assert net.layers()[-1]["rf"] is None
+    net = netdsl.parse(WINDOWS.format(after="flatten linear(3)")).analyze()
+    assert net.layers()[-1]["rf"] == GLOBAL and _depends_on_every_pixel(net)
+
+
+def test_attention_over_one_partition_of_a_map_is_global():
+    """MaxViT's attention on a map reshaped into groups: one group holds every
+    position, so each output depends on every pixel; several groups claim no field."""
+    one = netdsl.parse("network n { input [12, 3, 3]\n conv(12, 1) reshape((1, 12, 9)) permute((0, 2, 1))\n"
+                       " relative_position_attention(12, 4, 3) }").analyze()
+    assert one.layers()[-2]["rf"] is None and one.layers()[-1]["rf"] == GLOBAL
+    assert _depends_on_every_pixel(one)
+    four = netdsl.parse("network n { input [12, 6, 6]\n conv(12, 1) reshape((4, 12, 9)) permute((0, 2, 1))\n"
+                        " relative_position_attention(12, 4, 3) }").analyze()
+    assert four.layers()[-1]["rf"] is None

@@ -203,3 +203,17 @@ def test_a_folded_row_shows_its_last_nodes_output_and_sums_the_rest(capsys, tmp_
     assert row["output_shape"] == [4, 6, 6]
     assert row["params"] == (3 * 9 * 8 + 8) + (8 * 4 + 4)
     assert row["macs"] == 36 * 8 * 27 + 36 * 4 * 8
+
+
+def test_a_scope_of_repeated_blocks_reads_as_their_count(capsys, tmp_path):
+    """`stage: repeat 3 { unit(4) }` folds to "3×unit"; a mix of kinds to "group";
+    each row's parameters are torch's for that submodule."""
+    import netdsl
+    path = tmp_path / "stages.net"
+    path.write_text("block unit(c: int) {\n  conv(c, 3, padding=1) relu\n}\nnetwork n {\n  input [4, 8, 8]\n"
+                    "  stage: repeat 3 { unit(4) }\n  mixed: { unit(4) conv(4, 1) }\n  head: conv(2, 1)\n}\n")
+    rows = {r["name"]: r for r in summary(capsys, str(path), "--depth", "1")["layers"]}
+    assert (rows["stage"]["op"], rows["mixed"]["op"], rows["head"]["op"]) == ("3×unit", "group", "conv")
+    model = netdsl.load(path).to_torch()
+    for name in ("stage", "mixed", "head"):
+        assert rows[name]["params"] == sum(p.numel() for p in getattr(model, name).parameters())
