@@ -133,7 +133,9 @@ def _adaptive_flops(a, ins, out):
 for _kind in ("avg", "max"):
     register(OpSpec(
         name=f"adaptive_{_kind}pool", category="pool",
-        doc=f"Adaptive {_kind} pooling to a fixed output size (1 = global). FLOPs: 1 per input element.",
+        doc=f"Adaptive {_kind} pooling to a fixed output size (1 = global). FLOPs: 1 per input element. "
+            "Receptive field: output i pools ⌊i·size/out⌋ … ⌈(i+1)·size/out⌉ − 1 along each axis; "
+            "the field is the widest of those windows (exact when out divides size).",
         args=(Arg("output_size", "ints", minimum=1),),
         shape=lambda a, ins, _k=_kind: _adaptive_shape(a, ins, f"adaptive_{_k}pool"),
         torch=lambda a, ins, _k=_kind: TorchCall(
