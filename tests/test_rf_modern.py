@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import netdsl
-from netdsl.analysis.receptive_field import GLOBAL, ReceptiveField, Unstated
+from netdsl.analysis.receptive_field import GLOBAL, ReceptiveField, Unstated, centre_field
 from test_receptive_field import positive, support
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,3 +170,17 @@ def test_attention_over_one_partition_of_a_map_is_global():
     four = netdsl.parse("network n { input [12, 6, 6]\n conv(12, 1) reshape((4, 12, 9)) permute((0, 2, 1))\n"
                         " relative_position_attention(12, 4, 3) }").analyze()
     assert four.layers()[-1]["rf"] is None
+
+
+@pytest.mark.parametrize("chain", ["upsample(scale_factor=2) conv(1, 3)",
+                                   "upsample(scale_factor=2) conv(1, 3) conv(1, 3, stride=2, padding=1)",
+                                   "upsample(scale_factor=3, mode=\"bilinear\") conv(1, 2)"])
+def test_centre_field_is_the_support_of_the_centre_unit(chain):
+    """After upsampling, windows differ by phase; the exact field reported is the
+    centre unit's: its size and padding place the pixels that unit depends on."""
+    net = netdsl.parse(f"network n {{ input [1, 11, 10]\n {chain} }}").analyze()
+    node = net.outputs[0]["node"]
+    field = centre_field(net.ir, node)
+    unit = [(n - 1) // 2 for n in net.ir.nodes[node]["shape"][1:]]
+    window = [(u * s - p, u * s - p + r - 1) for u, s, p, r in zip(unit, field.stride, field.padding, field.size)]
+    assert _unit_support(net, node, unit) == window

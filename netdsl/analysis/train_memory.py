@@ -120,7 +120,7 @@ def backward_peak(graph, record: Autograd, batch: int, width: int) -> int:
         grad_bytes -= out_grad
         grads.update(made)
         live -= sum(nodes[s]["output_bytes"] for s in freed_after.get(node, ())) * batch
-        live -= record.own.get(node, 0)
+        live -= record.own[node]  # recorded for every node that needs a gradient
     return peak
 
 
