@@ -9,9 +9,11 @@ an arithmetic operator flipped (+ ↔ −, * ↔ //), an integer constant moved 
 number or condition tweaked.  For each, the tests that execute the mutated
 line (bench/mutation_runner.py: coverage contexts, forked children, two at a
 time) run with a timeout; a mutant is *killed* when they fail, *survives*
-when they pass or when no test executes its line.  The score is killed / (killed + survived);
-survivors are printed with their location so each becomes a new test or an
-explained equivalent mutant.
+when they pass or when no test executes its line.  A survivor listed in
+bench/mutation_equivalent.py (a change nothing can observe, with the reason)
+is *equivalent*.  The score is killed / (killed + survived); survivors are
+printed with their location so each becomes a new test or an explained
+equivalent mutant.
 
 The repository is never touched: netdsl/, tests/ and docs/ are copied into a
 temporary folder once, each mutant is written there, and the tests import
@@ -42,6 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import mutation_runner as runner  # noqa: E402
+from bench.mutation_equivalent import explain  # noqa: E402
 TARGETS = ("netdsl/ops", "netdsl/analysis", "netdsl/training/schedules.py")
 FAST_OPS = ["tests/test_ops_registry.py", "tests/test_flops_oracle.py", "tests/test_padding_same.py",
             "tests/test_pooling_edges.py"]
@@ -307,7 +310,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def select(mutants: list[Mutant], args) -> list[Mutant]:
     if args.rerun:  # the same file, index and mutation (a file edited since moves its indices)
         recorded = json.loads(Path(args.rerun).read_text(encoding="utf-8"))["mutants"]
-        wanted = {(r["path"], r["index"], r["detail"]) for r in recorded if r["status"] == "survived"}
+        wanted = {(r["path"], r["index"], r["detail"]) for r in recorded if r["status"] in ("survived", "equivalent")}
         return [m for m in mutants if (m.path, m.index, m.detail) in wanted]
     chosen = [m for m in mutants if args.only in m.path]
     if args.sample and args.sample < len(chosen):
@@ -316,13 +319,29 @@ def select(mutants: list[Mutant], args) -> list[Mutant]:
 
 
 def report(results: list[dict]) -> float:
+    """Print the score, killed / (killed + survived), then the survivors and the
+    equivalent mutants (bench/mutation_equivalent.py) with their reasons."""
     killed = sum(r["status"] == "killed" for r in results)
     survivors = [r for r in results if r["status"] == "survived"]
+    equivalent = [r for r in results if r["status"] == "equivalent"]
     score = killed / max(killed + len(survivors), 1)
-    print(f"\nkilled {killed} of {len(results)} mutants: score {score:.1%}")
+    print(f"\nkilled {killed} of {len(results)} mutants ({len(equivalent)} equivalent, explained): "
+          f"score {score:.1%}; counting the equivalent ones as survivors "
+          f"{killed / max(killed + len(survivors) + len(equivalent), 1):.1%}")
     for r in survivors:
-        print(f"  survived  {r['path']}:{r['line']}  {r['kind']}: {r['detail']}")
+        print(f"  survived    {r['path']}:{r['line']}  {r['kind']}: {r['detail']}")
+    for r in equivalent:
+        print(f"  equivalent  {r['path']}:{r['line']}  {r['kind']}: {r['detail']}\n      {r['reason']}")
     return score
+
+
+def _judged(mutant: Mutant, status: str) -> tuple[str, str]:
+    """(status, reason): a survivor listed in bench/mutation_equivalent.py is equivalent."""
+    if status != "survived":
+        return status, ""
+    line = (ROOT / mutant.path).read_text(encoding="utf-8").splitlines()[mutant.line - 1]
+    reason = explain(mutant.path, line, mutant.detail)
+    return ("equivalent", reason) if reason else (status, "")
 
 
 def main(argv=None) -> int:
@@ -351,7 +370,9 @@ def _campaign(workdir: Path, mutants: list[Mutant], args) -> int:
     results: list[dict] = []
 
     def record(mutant: Mutant, status: str, seconds: float, tests: str = "") -> None:
-        results.append({**asdict(mutant), "status": status, "seconds": round(seconds, 1), "tests": tests})
+        status, reason = _judged(mutant, status)
+        results.append({**asdict(mutant), "status": status, "seconds": round(seconds, 1), "tests": tests,
+                        **({"reason": reason} if reason else {})})
         print(f"[{len(results)}/{len(mutants)}] {status:8} {mutant.path}:{mutant.line} {mutant.kind}: "
               f"{mutant.detail} ({seconds:.1f} s{', ' + tests if tests else ''})", flush=True)
     if args.isolated:

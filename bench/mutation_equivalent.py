@@ -1,0 +1,54 @@
+"""Mutants that survive because they change nothing a user can observe.
+
+Each entry names the file, a fragment of the mutated line's source, the
+mutation (as bench/mutation.py prints it) and why no test can kill it.  A
+survivor matching an entry is reported as *equivalent* with its reason and left
+out of the score; a killed mutant is killed whatever this list says, so an
+entry that stops being true shows up as a kill, never hides one.  Add an entry
+only with a reason a reviewer can check; a behaviour that could be tested
+belongs in a test instead.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+
+class Equivalent(NamedTuple):
+    path: str
+    fragment: str   # text on the mutated line
+    details: tuple  # the mutations, as printed: ("Add -> Sub",), ("64 -> 65", "64 -> 63")
+    reason: str
+
+
+EQUIVALENT = [
+    Equivalent("netdsl/analysis/receptive_field.py", "CAP = 1 << 64", ("1 -> 2", "64 -> 65", "64 -> 63"),
+               "the cap is a choice, not a rule: any value above the longest axis a tensor can "
+               "have (2**63 − 1) keeps every window that fits in an input exact; 2**63, 2**65 or "
+               "2 << 64 move only where windows wider than any input start to read as saturated"),
+    Equivalent("netdsl/analysis/receptive_field.py", "_mixing(spec.mixes(data[\"args\"], shapes), shapes[0]",
+               ("0 -> -1",), "every op with a `mixes` rule (softmax, linear, layer norms, MaxViT attention) "
+               "takes one input: shapes[0] is shapes[-1]"),
+    Equivalent("netdsl/analysis/memory.py", "end = max(graph.nodes) + 1", ("1 -> 2",),
+               "`end` only has to come after every node (network outputs live to the end): "
+               "two past the last node frees them as late as one past it"),
+    Equivalent("netdsl/analysis/saved.py", "Saved(data[\"inputs\"][:1]", ("1 -> 2",),
+               "the ops using these rules (avgpool, pad, the recurrent layers) take one input: "
+               "[:2] keeps the same one value"),
+    Equivalent("netdsl/ops/initializers.py", "InitRule(0,", ("0 -> 1",),
+               "a rank-0 tensor cannot be declared (a parameter needs a positive shape; every "
+               "weight and bias has rank ≥ 1), so min_rank 0 and 1 accept the same tensors"),
+    Equivalent("netdsl/ops/initializers.py", "InitRule(0,", ("0 -> -1",),
+               "no tensor has a negative rank: min_rank −1 and 0 accept the same tensors"),
+    Equivalent("netdsl/ops/reshape.py", "if dim == 0:", ("0 -> -1",),
+               "dim is never negative (dim_index resolves it), so the early return never fires; "
+               "along the channel dim the general rule gives every spatial axis kernel 1, "
+               "stride 1, offset 0: the pointwise field the early return states"),
+]
+
+
+def explain(path: str, source_line: str, detail: str) -> Optional[str]:
+    """The reason a surviving mutant is equivalent, or None when it is not listed."""
+    for entry in EQUIVALENT:
+        if entry.path == path and entry.fragment in source_line and detail in entry.details:
+            return entry.reason
+    return None
