@@ -82,7 +82,7 @@ class ReceptiveField:
 
     @property
     def largest(self) -> int:
-        return max(self.pixels, default=1)
+        return max(self.pixels)  # a field has one axis or more (identity_field)
 
 
 @dataclass(frozen=True)

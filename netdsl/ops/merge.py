@@ -14,7 +14,7 @@ from .registry import GLOBAL, NO_FIELD, Arg, OpSpec, TorchCall, register
 
 def _need_inputs(ins, op, at_least=2):
     if len(ins) < at_least:
-        raise ShapeError(f"{op} needs at least {at_least} inputs, got {len(ins)}")
+        raise ShapeError(f"{op} needs at least {at_least} input{'s' if at_least > 1 else ''}, got {len(ins)}")
 
 
 def _ew_shape(op):

@@ -105,8 +105,6 @@ def adaptive_geometry(size: int, out: int) -> AxisRF:
     """Window of adaptive pooling: output i pools [⌊i·size/out⌋, ⌈(i+1)·size/out⌉).
     Exact when out divides size; else the widest of those windows, at stride
     ⌊size/out⌋ (the windows drift by up to one pixel from evenly spaced ones)."""
-    if out == 1:
-        return AxisRF(size, size, 0)
     # width ⌈frac(i·size/out) + size/out⌉ is widest where the fraction is largest: (out − gcd)/out
     widest = -(-(size + out - gcd(size, out)) // out)
     return AxisRF(min(widest, size), size // out, 0)
