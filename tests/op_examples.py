@@ -255,6 +255,7 @@ EXAMPLES: dict[str, list[Example]] = {
                  ex("upsample(scale_factor=2, mode=\"linear\")", (3, 7)),
                  ex("interpolate(size=6, mode=\"trilinear\", align_corners=false)", (2, 3, 4, 4)),
                  ex("upsample(scale_factor=(2, 3))", (2, 4, 4)),
+                 ex("upsample(scale_factor=1.5, mode=\"bilinear\")", (2, 9, 9)),  # 9 → 13: torch samples at 1/1.5
                  ex("upsample(size=(2, 3), mode=\"bilinear\", align_corners=true)", (2, 5, 5))],
     # ------------------------------------------------------------ dropout
     "dropout": [ex("dropout(0.3)"), inplace("dropout(p=0, inplace=true)", (7,))],

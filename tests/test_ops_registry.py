@@ -106,6 +106,7 @@ def test_parameters_and_buffers_match_torch(op, example):
     net, model = run(example).net, run(example).model
     assert _qualified(net, "weights") == {k: tuple(p.shape) for k, p in model.named_parameters()}
     assert net.params == sum(p.numel() for p in model.parameters())
+    assert net.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert _qualified(net, "buffer_shapes") == {k: tuple(b.shape) for k, b in model.named_buffers()}
     assert net.buffers == sum(b.numel() for b in model.buffers())
 
@@ -221,6 +222,9 @@ BAD = [
     ("batchnorm2d", (3, 9), ShapeError, "rank 3"),
     ("layernorm(dims=4)", (3, 9, 9), ShapeError, "exceeds the input's rank 3"),
     ("embedding(10, 4, padding_idx=10)", (5,), ArgumentError, "padding_idx 10 out of range"),
+    ("concat { }", (3, 9, 9), ShapeError, "concat needs at least 1 input, got 0"),
+    ("concat(dim=3) { identity\n identity }", (3, 9, 9), ShapeError, "dim 3 out of range for inputs of rank 3"),
+    ("concat(dim=-4) { identity\n identity }", (3, 9, 9), ShapeError, "dim -4 out of range"),
 ]
 
 

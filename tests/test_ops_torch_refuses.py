@@ -309,3 +309,18 @@ def test_initializer_boundaries_are_torchs(name, argument, value):
     accepts an initializer exactly when torch fills the weight with it."""
     call = f"linear(4, init={name}({argument}={value!r}))"
     assert _accepts(Example(call, ((6,),))) == _torch_initializes(name, **{argument: value}), call
+
+
+@pytest.mark.parametrize("source, refused_by_torch, hint", [
+    ("input x: [5] float32\n embedding(10, 4)",
+     lambda: torch.nn.Embedding(10, 4)(torch.rand(2, 5)), "declare the input with an integer dtype"),
+    ("input x: [3, 8, 8] int64\n conv(4, 3)",
+     lambda: torch.nn.Conv2d(3, 4, 3)(torch.ones(2, 3, 8, 8, dtype=torch.int64)), "look them up with embedding"),
+    ("input x: [6] bool\n relu", lambda: torch.nn.ReLU()(torch.ones(2, 6, dtype=torch.bool)), "is a mask"),
+])
+def test_a_wrong_input_dtype_is_refused_with_a_hint_for_its_kind(source, refused_by_torch, hint):
+    with pytest.raises(RuntimeError):
+        refused_by_torch()
+    with pytest.raises(NetdslError) as info:
+        netdsl.parse(f"network n {{\n {source}\n}}\n", "dtype.net")
+    assert hint in (info.value.hint or "") and info.value.span.line == 3

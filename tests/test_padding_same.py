@@ -132,15 +132,18 @@ def test_pad_wider_than_the_input_is_refused_exactly_when_torch_refuses(mode, pa
     ("reflect", 3, (3, 9)), ("reflect", 3, (9, 3)), ("reflect", 2, (3, 9)),      # too wide along H or W only
     ("circular", 4, (3, 9)), ("circular", 4, (9, 3)), ("circular", 3, (3, 9)),
 ])
-def test_conv_padding_wider_than_one_axis_is_refused_exactly_when_torch_refuses(mode, padding, shape):
+@pytest.mark.parametrize("op", ["conv", "pad"])
+def test_padding_wider_than_one_axis_is_refused_exactly_when_torch_refuses(mode, padding, shape, op):
     x = torch.randn(1, 2, *shape)
+    call = f"conv(2, 3, padding={padding}, padding_mode=\"{mode}\")" if op == "conv" else \
+        f"pad({padding}, mode=\"{mode}\")"
     try:
-        torch.nn.Conv2d(2, 2, 3, padding=padding, padding_mode=mode)(x)
+        F.pad(x, (padding,) * 4, mode=mode)
         torch_accepts = True
     except RuntimeError:
         torch_accepts = False
     try:
-        netdsl_conv(f"conv(2, 3, padding={padding}, padding_mode=\"{mode}\")", (2, *shape))
+        netdsl_conv(call, (2, *shape))
         accepted = True
     except netdsl.NetdslError as err:
         assert f"{mode} padding" in err.message

@@ -110,6 +110,7 @@ def test_layernorm2d_is_pointwise_in_space():
 # ------------------------------------------------------------ after windowed attention
 #: Swin's stage: channels-last windows claim no field ("unstated") but keep their positions.
 WINDOWS = """network n {{ input [4, 6, 6]
+  param scale: [8] init=ones()
   conv(8, 3, padding=1) permute((1, 2, 0))
   shifted_window_attention(8, 3, 1, 2)
   {after}
@@ -127,6 +128,8 @@ def _depends_on_every_pixel(net) -> bool:
     "permute((2, 0, 1)) adaptive_avgpool(1)",                   # the positions, moved back, then pooled
     "gelu permute((2, 0, 1)) adaptive_avgpool(1)",              # a pointwise op keeps the positions
     "linear(4) transpose(0, 1) permute((2, 1, 0)) adaptive_avgpool(1)",  # two reorders: W, H swapped back
+    "permute((2, 0, 1)) layernorm(2)",                          # normalized over H and W together
+    "mul { identity\n @scale } permute((2, 0, 1)) layernorm(2)",  # a broadcast [C] gain keeps the positions
 ])
 def test_a_pool_over_the_positions_after_windows_is_global(after):
     net = netdsl.parse(WINDOWS.format(after=after)).analyze()
@@ -141,14 +144,17 @@ def test_a_pool_over_the_positions_after_windows_is_global(after):
     ("permute((2, 0, 1))", (1, 2)),
     ("transpose(0, 1)", (1, 0)),
     ("permute((2, 0, 1)) adaptive_avgpool((1, 6))", (1, 2)),  # pools H only: W's positions remain
+    ("flatten(0, 1)", None),                                  # [36, C]: positions kept, axes merged
+    ("flatten(0, 1) linear(4)", None),
 ])
 def test_positions_after_windows_follow_each_reorder(after, dims):
     net = netdsl.parse(WINDOWS.format(after=after)).analyze()
     assert net.layers()[-1]["rf"] == Unstated(dims)
 
 
-def test_pooling_one_axis_after_windows_claims_no_global_field():
-    net = netdsl.parse(WINDOWS.format(after="permute((2, 0, 1)) adaptive_avgpool((1, 6))")).analyze()
+@pytest.mark.parametrize("after", ["permute((2, 0, 1)) adaptive_avgpool((1, 6))", "flatten(0, 1) linear(4)"])
+def test_mixing_part_of_the_positions_after_windows_claims_no_global_field(after):
+    net = netdsl.parse(WINDOWS.format(after=after)).analyze()
     assert not _depends_on_every_pixel(net)  # the oracle: a global claim would be wrong
     assert net.layers()[-1]["rf"] != GLOBAL
 
@@ -184,3 +190,53 @@ def test_centre_field_is_the_support_of_the_centre_unit(chain):
     unit = [(n - 1) // 2 for n in net.ir.nodes[node]["shape"][1:]]
     window = [(u * s - p, u * s - p + r - 1) for u, s, p, r in zip(unit, field.stride, field.padding, field.size)]
     assert _unit_support(net, node, unit) == window
+
+
+@pytest.mark.parametrize("chain, pixels", [("upsample(scale_factor=2) conv(1, 3)", 2),  # 1.5 input pixels
+                                          ("upsample(scale_factor=3) conv(1, 3, stride=3) avgpool(2)", 2),
+                                          ("upsample(scale_factor=3) conv(1, 3, stride=3) avgpool(2, stride=1)", 2),
+                                          ("upsample(scale_factor=3, mode=\"bilinear\") conv(1, 5, stride=2)", 3)])
+def test_field_on_a_second_input_is_its_widest_window(chain, pixels):
+    """A map computed from the second input only: no exact column is carried back
+    to the main input, so the field states the widest window over one period of
+    units; gradient support on that input agrees."""
+    net = netdsl.parse("network n {\n input a: [1, 8, 8]\n input b: [1, 13, 13]\n"
+                       f" y = @b {chain}\n output y = @y\n}}").analyze()
+    node = net.outputs[0]["node"]
+    field, side = net.ir.nodes[node]["rf"], net.ir.nodes[node]["shape"][1]
+    assert field.spread == () and not field.integral
+    model = positive(net.to_torch())
+    widths = set()
+    for u in range(side // 4, side - side // 4):  # units whose windows stay inside the input
+        b = (torch.rand(1, 1, 13, 13, dtype=torch.float64) + 0.5).requires_grad_()
+        model(torch.rand(1, 1, 8, 8, dtype=torch.float64), b)[0, 0, u, side // 2].backward()
+        rows = b.grad[0, 0].abs().sum(1).nonzero()
+        widths.add(int(rows.max() - rows.min() + 1))
+    assert field.pixels == (max(widths), max(widths)) == (pixels, pixels)
+
+
+def test_channel_concat_keeps_the_field_and_spatial_concat_has_none():
+    """Concatenated channels sit at the same positions: the branches' fields join.
+    Along H the second input's rows move below the first's: no common field."""
+    net = netdsl.parse("network n { input [2, 9, 9]\n concat { conv(2, 3, padding=1)\n"
+                       " conv(2, 5, padding=2) } }").analyze()
+    assert net.layers()[-1]["rf"] == ReceptiveField((5, 5), (1, 1), (2, 2))
+    assert _unit_support(net, net.outputs[0]["node"], [4, 4]) == [(2, 6), (2, 6)]
+    spatial = netdsl.parse("network n { input [2, 9, 9]\n concat(dim=1) { conv(2, 3, padding=1)\n"
+                           " conv(2, 5, padding=2) } }").analyze()
+    assert spatial.layers()[-1]["rf"] is None
+
+
+def test_a_side_branch_does_not_change_the_exact_field_of_the_main_path():
+    """Carrying the centre unit's box back skips nodes off its path (a side head)."""
+    with_side = netdsl.parse("network n { input [1, 11, 11]\n u = upsample(scale_factor=2)\n"
+                             " side = @u conv(1, 1)\n main = @u conv(1, 3) conv(1, 3, stride=2)\n"
+                             " output main = @main\n output side = @side }").analyze()
+    alone = netdsl.parse("network n { input [1, 11, 11]\n upsample(scale_factor=2) conv(1, 3)"
+                         " conv(1, 3, stride=2) }").analyze()
+    main = with_side.outputs[0]["node"]
+    assert centre_field(with_side.ir, main) == centre_field(alone.ir, alone.outputs[0]["node"])
+    field = centre_field(with_side.ir, main)
+    unit = [(n - 1) // 2 for n in with_side.ir.nodes[main]["shape"][1:]]
+    window = [(u * s - p, u * s - p + r - 1) for u, s, p, r in zip(unit, field.stride, field.padding, field.size)]
+    assert _unit_support(with_side, main, unit) == window
