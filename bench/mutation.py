@@ -67,7 +67,7 @@ TEST_MAP = [
     ("netdsl/analysis/", ["tests/test_analysis_ir.py", *FAST_OPS]),
     ("netdsl/ops/initializers.py", ["tests/test_ops_registry.py", "tests/test_ops_torch_refuses.py"]),
     ("netdsl/ops/dtypes.py", ["tests/test_ops_registry.py", "tests/test_ops_torch_refuses.py"]),
-    ("netdsl/ops/registry.py", [*FAST_OPS, *OP_REFUSALS]),
+    ("netdsl/ops/registry.py", [*FAST_OPS, *OP_REFUSALS, *FIELD_EXAMPLES, "tests/test_rf_modern.py"]),
     # the ops' refusals (each against torch's), receptive fields and saved tensors too
     ("netdsl/ops/", [*FAST_OPS, *OP_REFUSALS, *FIELD_EXAMPLES, "tests/test_rf_modern.py",
                      "tests/test_memory.py"]),

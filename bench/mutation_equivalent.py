@@ -34,15 +34,22 @@ EQUIVALENT = [
     Equivalent("netdsl/analysis/saved.py", "Saved(data[\"inputs\"][:1]", ("1 -> 2",),
                "the ops using these rules (avgpool, pad, the recurrent layers) take one input: "
                "[:2] keeps the same one value"),
+    Equivalent("netdsl/analysis/inplace.py", "graph.nodes[node][\"inputs\"][0]", ("0 -> -1",),
+               "the node is an in-place op (an activation or dropout): it takes one input"),
+    Equivalent("netdsl/analysis/inplace.py", "reader, value = value, data[\"inputs\"][0]", ("0 -> -1",),
+               "every op sharing its input's storage (views, dropout, in-place activations) takes "
+               "one input"),
     Equivalent("netdsl/ops/initializers.py", "InitRule(0,", ("0 -> 1",),
                "a rank-0 tensor cannot be declared (a parameter needs a positive shape; every "
                "weight and bias has rank ≥ 1), so min_rank 0 and 1 accept the same tensors"),
     Equivalent("netdsl/ops/initializers.py", "InitRule(0,", ("0 -> -1",),
                "no tensor has a negative rank: min_rank −1 and 0 accept the same tensors"),
-    Equivalent("netdsl/ops/reshape.py", "if dim == 0:", ("0 -> -1",),
-               "dim is never negative (dim_index resolves it), so the early return never fires; "
-               "along the channel dim the general rule gives every spatial axis kernel 1, "
-               "stride 1, offset 0: the pointwise field the early return states"),
+    Equivalent("netdsl/ops/initializers.py", "min_rank: int = 0", ("0 -> 1", "0 -> -1"),
+               "the default of the rules for zeros() and ones(); as above, every tensor has rank "
+               "≥ 1 and none a negative one"),
+    Equivalent("netdsl/ops/conv.py", "scatter=s[i] > 1", ("1 -> 0",),
+               "at stride 1 the ends of the relaxed input range, u + P − (k−1)·d and u + P, are "
+               "taps themselves: the scatter check finds nothing to trim"),
 ]
 
 
