@@ -60,7 +60,7 @@ TEST_MAP = [
     ("netdsl/analysis/inplace.py", ["tests/test_inplace.py"]),
     ("netdsl/analysis/expect.py", ["tests/test_analysis_expect.py"]),
     ("netdsl/analysis/memory.py", ["tests/test_memory.py"]),
-    ("netdsl/analysis/saved.py", ["tests/test_memory.py"]),
+    ("netdsl/analysis/saved.py", ["tests/test_memory.py", "tests/test_inplace.py"]),  # keeps_output: in-place checks
     ("netdsl/analysis/train_memory.py", ["tests/test_memory.py"]),
     ("netdsl/analysis/rollup.py", ["tests/test_summarize.py", "tests/test_analysis_diff.py"]),
     ("netdsl/analysis/ties.py", ["tests/test_language_modern.py", "tests/test_analysis_ir.py"]),
@@ -70,7 +70,7 @@ TEST_MAP = [
     ("netdsl/ops/registry.py", [*FAST_OPS, *OP_REFUSALS, *FIELD_EXAMPLES, "tests/test_rf_modern.py"]),
     # the ops' refusals (each against torch's), receptive fields and saved tensors too
     ("netdsl/ops/", [*FAST_OPS, *OP_REFUSALS, *FIELD_EXAMPLES, "tests/test_rf_modern.py",
-                     "tests/test_memory.py"]),
+                     "tests/test_memory.py", "tests/test_ops_attention.py"]),
     ("netdsl/training/schedules.py", ["tests/test_schedule_warmup.py", "tests/test_train_config.py"]),
 ]
 COPIED = ("netdsl", "tests", "docs", "examples")

@@ -28,6 +28,12 @@ EQUIVALENT = [
     Equivalent("netdsl/analysis/receptive_field.py", "_mixing(spec.mixes(data[\"args\"], shapes), shapes[0]",
                ("0 -> -1",), "every op with a `mixes` rule (softmax, linear, layer norms, MaxViT attention) "
                "takes one input: shapes[0] is shapes[-1]"),
+    Equivalent("netdsl/analysis/receptive_field.py", "if any(abs(v) > CAP for axis", ("Gt -> GtE",),
+               "whether a window of exactly CAP pixels reads as saturated is the same choice as "
+               "the cap itself (see CAP = 1 << 64): both are beyond any input"),
+    Equivalent("netdsl/analysis/train_memory.py", "for node in range(max(nodes), -1, -1):", ("1 -> 0",),
+               "stopping before node 0 skips only the first input (no node can come before an "
+               "input is declared), which the walk skips anyway; a zero step fails at once"),
     Equivalent("netdsl/analysis/memory.py", "end = max(graph.nodes) + 1", ("1 -> 2",),
                "`end` only has to come after every node (network outputs live to the end): "
                "two past the last node frees them as late as one past it"),
@@ -39,6 +45,9 @@ EQUIVALENT = [
     Equivalent("netdsl/analysis/inplace.py", "reader, value = value, data[\"inputs\"][0]", ("0 -> -1",),
                "every op sharing its input's storage (views, dropout, in-place activations) takes "
                "one input"),
+    Equivalent("netdsl/ops/merge.py", "a.dim % len(ins[0]) == 0", ("0 -> 1",),
+               "ins[0] → ins[1]: every input of a concat has the same rank (checked by its shape "
+               "rule); the line's other 0 → 1 (== 1) is killed by the field tests"),
     Equivalent("netdsl/ops/initializers.py", "InitRule(0,", ("0 -> 1",),
                "a rank-0 tensor cannot be declared (a parameter needs a positive shape; every "
                "weight and bias has rank ≥ 1), so min_rank 0 and 1 accept the same tensors"),

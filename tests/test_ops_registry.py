@@ -212,6 +212,8 @@ BAD = [
     ("maxout(2)", (3, 9, 9), ShapeError, "pieces=2 must divide the channels (3)"),
     ("reshape((4, -1))", (3, 9, 9), ShapeError, "cannot view [3, 9, 9]"),
     ("reshape((-1, -1))", (3, 9, 9), ShapeError, "at most one -1"),
+    ("reshape((0, 243))", (3, 9, 9), ShapeError, "needs positive sizes"),
+    ("reshape((-3, -81))", (3, 9, 9), ShapeError, "needs positive sizes"),  # torch refuses -3 too
     ("permute((0, 0, 1))", (3, 9, 9), ShapeError, "not a permutation"),
     ("softmax(dim=3)", (3, 9, 9), ShapeError, "dim 3 out of range"),
     ("upsample(scale_factor=2, size=4)", (3, 9, 9), ArgumentError, "exactly one of"),

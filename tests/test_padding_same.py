@@ -66,6 +66,7 @@ def tf_same(x, weight, bias, stride: int, dilation: int = 1, groups: int = 1):
 @pytest.mark.parametrize("kernel, stride, dilation, shape", [
     (3, 2, 1, (2, 10, 11)), (4, 2, 1, (2, 9, 9)), (3, 3, 1, (1, 10, 7)), (1, 2, 1, (2, 5, 5)),
     (5, 2, 2, (2, 13, 12)), (7, 4, 1, (1, 9, 15)), (2, 3, 1, (1, 2, 2)),
+    (1, 5, 1, (1, 10, 9)),  # stride past the kernel: the rule's padding would be negative, TF pads 0
 ])
 def test_stride_above_1_follows_tensorflows_rule(kernel, stride, dilation, shape):
     net, model = netdsl_conv(f"conv(3, {kernel}, stride={stride}, padding=\"same\", dilation={dilation})", shape)

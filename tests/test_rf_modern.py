@@ -240,3 +240,25 @@ def test_a_side_branch_does_not_change_the_exact_field_of_the_main_path():
     unit = [(n - 1) // 2 for n in with_side.ir.nodes[main]["shape"][1:]]
     window = [(u * s - p, u * s - p + r - 1) for u, s, p, r in zip(unit, field.stride, field.padding, field.size)]
     assert _unit_support(with_side, main, unit) == window
+
+
+@pytest.mark.parametrize("call, axis", [("softmax(dim=1)", 0), ("softmax(dim=-1)", 1), ("linear(7)", 1),
+                                        ("permute((0, 2, 1)) linear(5) permute((0, 2, 1))", 0)])
+def test_an_axis_mixed_whole_has_the_tightest_window_holding_every_unit(call, axis):
+    """Along a mixed axis of n pixels each unit depends on all n: the field is the
+    tightest stride-1 window holding that support for every unit (2n − 1 wide,
+    padded n − 1); the other axis stays pointwise."""
+    net = netdsl.parse(f"network n {{ input [2, 5, 7]\n {call} }}").analyze()
+    field = net.layers()[-1]["rf"]
+    n = net.input_shape[1 + axis]
+    node = net.outputs[0]["node"]
+    for unit in ([0, 0], [4, 6], [2, 3]):
+        lo, hi = _unit_support(net, node, unit)[axis]
+        (a, b) = [(u * s - p, u * s - p + r - 1) for u, s, p, r in
+                  zip(unit, field.stride, field.padding, field.size)][axis]
+        assert (lo, hi) == (0, n - 1) and a <= lo and hi <= b
+    first, last = [0, 0], [4, 6]
+    assert first[axis] * field.stride[axis] - field.padding[axis] + field.size[axis] - 1 == n - 1  # unit 0: ends at n−1
+    assert last[axis] * field.stride[axis] - field.padding[axis] == 0  # the last unit starts at 0
+    other = 1 - axis
+    assert (field.size[other], field.stride[other], field.padding[other]) == (1, 1, 0)
