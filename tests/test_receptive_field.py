@@ -202,6 +202,19 @@ def test_misaligned_paths_are_flagged_and_joined(net_from):
     assert not aligned.analyze().layers()[-1]["rf"].misaligned
 
 
+def test_paths_with_equal_centres_but_different_strides_are_misaligned(net_from):
+    """A stride-2 path and a crop both start at pixel 0, but unit u reads pixel 2u on
+    one and u on the other: the joined window moves differently from either."""
+    net = net_from("network n { input [1, 8, 8]\n add { conv(1, 1, stride=2)\n"
+                   " { chunk(2, 0, dim=1) chunk(2, 0, dim=2) } } }").analyze()
+    fields = [d["rf"] for d in net.layers()]
+    assert fields[0].center == fields[2].center and fields[0].stride != fields[2].stride
+    assert fields[-1].misaligned
+    x = torch.ones(1, 1, 8, 8, dtype=torch.float64, requires_grad=True)
+    positive(net.to_torch())(x)[0, 0, 3, 3].backward()
+    assert sorted(map(tuple, x.grad[0, 0].nonzero().tolist())) == [(3, 3), (6, 6)]
+
+
 def test_global_nodes_and_flat_nodes(net_from):
     net = net_from("network n { input [3, 16, 16]\n conv(4, 3) adaptive_avgpool(1) flatten linear(2) }")
     fields = [d["rf"] for d in net.analyze().layers()]
@@ -249,3 +262,17 @@ def test_fractional_centre_is_where_torch_samples_unit_0(net_from, chain, taps):
     field = net_from(f"network n {{ input [1, 12, 12]\n {chain} }}").analyze().layers()[-1]["rf"]
     want = sum(Fraction(2 * k + 1, 4) - Fraction(1, 2) for k in range(taps)) / taps
     assert field.center == (want, want)
+
+
+@pytest.mark.parametrize("branch", ["{ reshape((2, 36)) reshape((2, 6, 6)) }", "transpose(1, 2)"])
+def test_a_join_with_a_reshaped_or_reordered_path_is_bounded_by_the_whole_input(net_from, branch):
+    """A path through a reshape (no field) or with its axes swapped may bring any
+    pixel to any position: the join states the one bound netdsl can prove, the
+    whole input, and each unit's support is indeed inside it (here it is the unit's
+    own pixel and, transposed, its mirror)."""
+    net = net_from(f"network n {{ input [2, 6, 6]\n add {{ identity\n {branch} }} }}").analyze()
+    assert net.layers()[-1]["rf"] == GLOBAL
+    x = torch.ones(1, 2, 6, 6, dtype=torch.float64, requires_grad=True)
+    net.to_torch()(x)[0, 0, 1, 4].backward()
+    pixels = {tuple(p) for p in x.grad[0, 0].nonzero().tolist()}
+    assert pixels == ({(1, 4)} if "reshape" in branch else {(1, 4), (4, 1)})
