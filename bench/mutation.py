@@ -63,7 +63,9 @@ TEST_MAP = [
     ("netdsl/analysis/saved.py", ["tests/test_memory.py", "tests/test_inplace.py"]),  # keeps_output: in-place checks
     ("netdsl/analysis/train_memory.py", ["tests/test_memory.py"]),
     ("netdsl/analysis/rollup.py", ["tests/test_summarize.py", "tests/test_analysis_diff.py"]),
+    # tied weights: counted once, where they are owned
     ("netdsl/analysis/ties.py", ["tests/test_language_modern.py", "tests/test_analysis_ir.py"]),
+    ("netdsl/analysis/params.py", ["tests/test_analysis_ir.py", *FAST_OPS, "tests/test_language_modern.py"]),
     ("netdsl/analysis/", ["tests/test_analysis_ir.py", *FAST_OPS]),
     ("netdsl/ops/initializers.py", ["tests/test_ops_registry.py", "tests/test_ops_torch_refuses.py"]),
     ("netdsl/ops/dtypes.py", ["tests/test_ops_registry.py", "tests/test_ops_torch_refuses.py"]),

@@ -34,12 +34,24 @@ EQUIVALENT = [
     Equivalent("netdsl/analysis/train_memory.py", "for node in range(max(nodes), -1, -1):", ("1 -> 0",),
                "stopping before node 0 skips only the first input (no node can come before an "
                "input is declared), which the walk skips anyway; a zero step fails at once"),
-    Equivalent("netdsl/analysis/memory.py", "end = max(graph.nodes) + 1", ("1 -> 2",),
-               "`end` only has to come after every node (network outputs live to the end): "
-               "two past the last node frees them as late as one past it"),
-    Equivalent("netdsl/analysis/saved.py", "Saved(data[\"inputs\"][:1]", ("1 -> 2",),
-               "the ops using these rules (avgpool, pad, the recurrent layers) take one input: "
-               "[:2] keeps the same one value"),
+    Equivalent("netdsl/analysis/memory.py", "end = max(graph.nodes) + 1", ("1 -> 2", "1 -> 0"),
+               "network outputs are freed at `end`, after every node has run and its peak was "
+               "taken: at the last node (+0) or two past it (+2) no later peak sees the difference"),
+    Equivalent("netdsl/analysis/saved.py", "data[\"inputs\"][:1]", ("1 -> 2",),
+               "the ops these rules serve (convs, pooling, norms, activations, pad, recurrent "
+               "layers, windowed attention) take one input: [:2] keeps the same one value"),
+    Equivalent("netdsl/analysis/saved.py", "Saved([data[\"inputs\"][0], node])", ("0 -> -1",),
+               "the ops keeping their input and output (activations such as sigmoid, tanh, "
+               "softmax) take one input: inputs[-1] is inputs[0]"),
+    Equivalent("netdsl/ops/common.py", "return values[0] if len(set(values)) == 1", ("0 -> -1",),
+               "taken only when every value is the same: the last is the first"),
+    Equivalent("netdsl/ops/resize.py", "limit_denominator(1 << 20)", ("1 -> 2", "20 -> 21", "20 -> 19"),
+               "as in receptive_field.py's exact(): a scale factor a person writes converts to the "
+               "same fraction under any of these denominator bounds"),
+    Equivalent("netdsl/analysis/receptive_field.py", "limit_denominator(1 << 20)", ("1 -> 2",),
+               "a scale factor a person writes (1.5, 2.5, 0.333… for 1/3) becomes the same "
+               "fraction under a denominator bound of 2**20 or 2**21; only a float near no such "
+               "fraction converts differently, and its field is an approximation either way"),
     Equivalent("netdsl/analysis/inplace.py", "graph.nodes[node][\"inputs\"][0]", ("0 -> -1",),
                "the node is an in-place op (an activation or dropout): it takes one input"),
     Equivalent("netdsl/analysis/inplace.py", "reader, value = value, data[\"inputs\"][0]", ("0 -> -1",),
@@ -56,7 +68,7 @@ EQUIVALENT = [
     Equivalent("netdsl/ops/initializers.py", "min_rank: int = 0", ("0 -> 1", "0 -> -1"),
                "the default of the rules for zeros() and ones(); as above, every tensor has rank "
                "≥ 1 and none a negative one"),
-    Equivalent("netdsl/ops/conv.py", "scatter=s[i] > 1", ("1 -> 0",),
+    Equivalent("netdsl/ops/conv.py", "scatter=s[i] > 1", ("1 -> 0", "Gt -> GtE"),
                "at stride 1 the ends of the relaxed input range, u + P − (k−1)·d and u + P, are "
                "taps themselves: the scatter check finds nothing to trim"),
 ]

@@ -83,6 +83,7 @@ EXAMPLES: dict[str, list[Example]] = {
         ex("conv(6, (1, 7), padding=(0, 3))", (4, 10, 12)),
         ex("conv(6, 3, padding=\"same\", dilation=2)"),
         ex("conv(6, 3, stride=2, padding=\"same\")", (3, 10, 11)),
+        ex("conv(6, 3, padding=\"valid\")", (3, 10, 11)),
         ex("conv(4, 3, padding=(0, 1, 1, 2))"),
         ex("conv(6, 3, groups=3, padding=1, padding_mode=\"reflect\")"),
         ex("conv(5, 4, stride=3, padding_mode=\"replicate\", padding=2)", (2, 20)),
@@ -209,6 +210,7 @@ EXAMPLES: dict[str, list[Example]] = {
         merge("multihead_attention(8, 2, dropout=0.1)", (5, 8), (7, 8)),  # cross: packed in_proj
         merge("multihead_attention(8, 2)", (5, 8), (7, 6)),  # memory of another width: kdim = vdim = 6
         merge("mha(8, 1, causal=true)", (4, 8), (6, 3), (6, 5)),  # query, key, value
+        merge("mha(8, 2)", (5, 8), (7, 8), (7, 8)),  # key and value apart, all of width 8: three projections
         masked("multihead_attention(8, 2, padding_mask=true)", (5, 8), (5,)),  # self-attention, padded keys
         masked("mha(8, 2, causal=true, padding_mask=true)", (4, 8), (6, 8), (6,)),  # cross, both masks
     ],

@@ -295,8 +295,27 @@ def test_once_per_forward_work_is_split_from_the_per_sample_work():
         assert net.summary(batch=3).totals["macs"] == c3, example.call
 
 
-def _counted_macs(model, example: Example, batch: int) -> int:
-    xs = [torch.randn(batch, *shape) for shape in example.inputs]
+FIRST_FLOAT_EXAMPLES = [pytest.param(group[0], id=op) for op, group in EXAMPLES.items()
+                        if op not in ONCE_PER_FORWARD and group[0].dtype == "float32"]
+
+
+@pytest.mark.parametrize("example", FIRST_FLOAT_EXAMPLES)
+def test_work_without_a_once_part_scales_with_the_batch(example):
+    """Where FlopCounterMode counts three times the work at batch 3 as at batch 1,
+    nothing runs once per forward: netdsl's once-parts are 0 and its batch-3 total
+    is the counter's."""
+    net = netdsl.parse(example.source(), filename="example.net")
+    model = net.to_torch().eval()
+    # the CPU counter misses the recurrent kernels; on meta it sees them (as test_ops_registry does)
+    device = "meta" if any(d["op"] in ("lstm", "gru", "rnn") for d in net.layers()) else "cpu"
+    c1, c3 = (_counted_macs(model.to(device), example, batch, device) for batch in (1, 3))
+    assert c3 == 3 * c1, example.call
+    assert all(d["macs_once"] == d["flops_once"] == 0 for d in net.layers())
+    assert net.summary(batch=3).totals["macs"] == c3
+
+
+def _counted_macs(model, example: Example, batch: int, device: str = "cpu") -> int:
+    xs = [torch.randn(batch, *shape, device=device) for shape in example.inputs]
     with FlopCounterMode(display=False) as counter, torch.no_grad(), countable_attention():
         model(*xs)
     return counter.get_total_flops() // 2

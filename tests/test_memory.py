@@ -182,3 +182,17 @@ def test_training_total_adds_the_buffers(net_from):
     buffers = sum(b.numel() for b in net.to_torch().buffers())  # running mean, var, batch count
     assert memory.buffers == 4 * buffers == 4 * (4 + 4 + 1)
     assert memory.total == memory.params + memory.buffers + memory.backward_peak
+
+
+def test_backward_through_a_view_shares_its_gradient_and_frees_by_batch(net_from):
+    # input 16×4×4 (1024 B), conv 8×4×4 (512 B; 1,160 params), flatten: a view of it,
+    # linear(1) (4 B; 129 params); batch 3. Saved: the input (conv's weight gradient)
+    # and the conv output (linear's input): 3 × 1,536 B.
+    net = net_from("network n { input [16, 4, 4]\n conv(8, 3, padding=1) flatten linear(1) }").analyze()
+    memory = training_memory(net.ir, batch=3, optimizer="sgd")
+    assert memory.saved_activations == 3 * 1536
+    # linear's backward: its output gradient (3 × 4), the view's (3 × 512, the conv
+    # output's too) and its parameter gradients (516 B) = 6,672 B with the saved ones.
+    # Then linear's input is freed (3 × 512); the view passes its gradient on as is;
+    # conv's backward adds its parameter gradients (4,640 B) to 3 × 1,024 + 3 × 512 + 516.
+    assert memory.backward_peak == 3 * 1024 + 3 * 512 + 516 + 4640 == 9764

@@ -136,6 +136,10 @@ def test_a_transposed_conv_stride_stops_where_int64_does():
     refused(f"conv_transpose(4, 1, stride={2**62}, padding={2**62 - 1})", (3, 3), ShapeError, "past the")
     layer = torch.nn.ConvTranspose1d(3, 4, 1, stride=2**62, padding=2**62 - 1)
     assert torch_fails(lambda: layer(torch.randn(2, 3, 3)))
+    # exactly int64's largest value (7 steps of INT64_MAX / 7) still runs, in torch too
+    runs(f"conv_transpose(1, 1, stride={INT64_MAX // 7}, padding={2**62 - 1})", (1, 8))
+    layer = torch.nn.ConvTranspose1d(1, 1, 1, stride=INT64_MAX // 7, padding=2**62 - 1)
+    assert not torch_fails(lambda: layer(torch.randn(2, 1, 8)))
     # each axis with its own stride: only W (3 positions) spreads past int64
     refused(f"conv_transpose(4, 1, stride=(1, {2**62}), padding=(0, {2**62 - 1}))", (3, 1, 3), ShapeError,
             "past the")

@@ -227,7 +227,18 @@ BAD = [
     ("concat { }", (3, 9, 9), ShapeError, "concat needs at least 1 input, got 0"),
     ("concat(dim=3) { identity\n identity }", (3, 9, 9), ShapeError, "dim 3 out of range for inputs of rank 3"),
     ("concat(dim=-4) { identity\n identity }", (3, 9, 9), ShapeError, "dim -4 out of range"),
+    ("concat { identity\n flatten }", (3, 9, 9), ShapeError, "shapes [3, 9, 9], [243] differ"),
+    ("add { identity }", (3, 9, 9), ShapeError, "add needs at least 2 inputs, got 1"),
 ]
+
+
+@pytest.mark.parametrize("shape", ["[0, 9]", "[]", "[-1, 9]"])
+def test_a_parameter_needs_positive_sizes(shape):
+    """A learned tensor with no element, or a 0-d one, is refused where it is declared."""
+    with pytest.raises(ShapeError, match=r"a parameter needs a shape of positive integers") as info:
+        netdsl.parse(Example(f"mul {{ identity\n p: parameter({shape}) }}", ((3, 9, 9),)).source(), "bad.net")
+    assert info.value.span.line == 4
+
 
 
 @pytest.mark.parametrize("call, shape, error, fragment", BAD, ids=[b[0] for b in BAD])

@@ -8,6 +8,7 @@ shape is torch's at two batch sizes, every initializer on every weighted op is
 accepted exactly when torch accepts it, and pooling, broadcasting and dtype
 rules are compared with torch over grids.
 """
+import functools
 import itertools
 import warnings
 import math
@@ -324,3 +325,13 @@ def test_a_wrong_input_dtype_is_refused_with_a_hint_for_its_kind(source, refused
     with pytest.raises(NetdslError) as info:
         netdsl.parse(f"network n {{\n {source}\n}}\n", "dtype.net")
     assert hint in (info.value.hint or "") and info.value.span.line == 3
+
+
+@pytest.mark.parametrize("first", ("bool", *DTYPES))
+def test_promotion_is_torchs(first):
+    """netdsl's output dtype of mixed inputs (concat, add) is torch.promote_types'."""
+    from netdsl.ops.dtypes import promote
+    for second in ("bool", *DTYPES):
+        for group in ([first], [first, second], [first, second, "int32"]):
+            want = functools.reduce(torch.promote_types, [getattr(torch, d) for d in group])
+            assert promote(group) == str(want).removeprefix("torch."), group

@@ -118,6 +118,9 @@ def test_impossible_combinations_are_refused(config, epochs, match):
     (ScheduleConfig(name="cosine", interval="step", warmup_steps=5), 3, None),  # 1 batch left: enough
     (ScheduleConfig(name="onecycle", interval="step"), 1, "needs 2 or more batches after the warm-up; "
                                                           "this run has 1"),
+    # a decay needs no batch after the warm-up, but the warm-up must fit in the run
+    (ScheduleConfig(name="step", step_size=2, warmup_epochs=2), 3,
+     "needs 0 or more epochs after the warm-up; this run has -1"),
 ])
 def test_a_schedule_needs_room_after_its_warmup(config, steps, match):
     """Per batch: 2 epochs of ``steps`` batches, the warm-up counted in batches."""

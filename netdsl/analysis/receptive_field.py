@@ -32,6 +32,7 @@ from fractions import Fraction
 from math import ceil, floor, lcm
 from typing import Optional, Union
 
+from ..ops.common import whole_axes_rf
 from ..ops.registry import GLOBAL, NO_FIELD, WINDOWED, AxisRF, Permuted, get_op
 
 Number = Union[int, Fraction]
@@ -190,13 +191,7 @@ def layer_rule(data: dict, inputs: list[dict], joined: Field = None):
 def _mixing(mixed: tuple[int, ...], shape, field: ReceptiveField):
     """An op that mixes whole dims (linear, layernorm, softmax): a window as wide as
     each mixed spatial axis, pointwise along the others (channels-last linear)."""
-    axes = field.axis_dims
-    hit = [d in mixed for d in axes]
-    if all(hit):
-        return GLOBAL
-    if not any(hit):
-        return None
-    return [AxisRF(2 * shape[d] - 1, 1, shape[d] - 1) if h else AxisRF() for d, h in zip(axes, hit)]
+    return whole_axes_rf(shape, mixed, field.axis_dims)
 
 
 def through(field: ReceptiveField, rule: list[AxisRF]) -> ReceptiveField:

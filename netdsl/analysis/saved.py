@@ -140,24 +140,19 @@ def _padding_copy(node, data, ins, width) -> Saved:
 
 
 def _attention(node, data, ins, width) -> Saved:
-    """nn.MultiheadAttention with the math SDPA backend: copies of its inputs made by
-    the batch-first transposes (one per projection, shared when projections are packed),
-    the stored value projection (the packed q, k, v or k, v storage), the scaled
-    queries and keys, the attention matrix, the heads' output; with dropout, the
-    dropped matrix and its mask.  Flash kernels keep less (no attention matrix)."""
+    """nn.MultiheadAttention with the math SDPA backend: what the batch-first
+    transposes and the projections leave (per sample t·e + s·kdim + s·vdim + s·e
+    elements, whether the projections are packed or apart: packed ones share one
+    copy but store the k, v projection whole), the scaled queries and keys, the
+    attention matrix, the heads' output; with dropout, the dropped matrix and its
+    mask.  Flash kernels keep less (no attention matrix)."""
     args, (t, e) = data["args"], ins[0]
     ins = ins[:-1] if args.get("padding_mask") else ins  # the mask is added to the scores: nothing kept
     s, kdim, vdim = (ins[1][0], ins[1][1], ins[-1][1]) if len(ins) > 1 else (t, e, e)
-    packed = kdim == vdim == e and len(ins) < 3
-    if len(ins) == 1:
-        copies, stored = t * e, 3 * t * e
-    elif packed:
-        copies, stored = t * e + s * e, 2 * s * e
-    else:
-        copies, stored = t * e + s * kdim + s * vdim, s * e
+    projections = t * e + s * kdim + s * vdim + s * e
     matrix = args["num_heads"] * t * s
     dropped = 2 * matrix if args["dropout"] > 0 else 0
-    return Saved(per_sample=(copies + stored + t * e + s * e + matrix + dropped + t * e) * width)
+    return Saved(per_sample=(projections + t * e + s * e + matrix + dropped + t * e) * width)
 
 
 def _sdpa(node, data, ins, width) -> Saved:

@@ -141,13 +141,14 @@ def broadcast_batched(shapes, op: str) -> Shape:
 
 
 # ------------------------------------------------------------ receptive fields
-def whole_axes_rf(shape, axes):
+def whole_axes_rf(shape, axes, spatial_axes=None):
     """RF of an op whose output mixes entire axes (statistics, softmax) of a [C, ...] input.
 
     A covered spatial axis is a window as wide as the axis, centred anywhere;
-    when every spatial axis is covered the op sees the whole input.
+    when every spatial axis is covered the op sees the whole input.  The spatial
+    axes are dims 1.. unless a permute moved them (``spatial_axes``: where they are).
     """
-    spatial_axes = range(1, len(shape))
+    spatial_axes = range(1, len(shape)) if spatial_axes is None else spatial_axes
     covered = [axis in axes for axis in spatial_axes]
     if not any(covered):
         return None

@@ -34,7 +34,7 @@ def conv_geometry(a, shape, op: str, ranks=(2, 3, 4)):
     n = spatial(shape, op, ranks)
     k, s, d = (expand(a[key], n, key) for key in ("kernel", "stride", "dilation"))
     sizes = shape[1:]
-    pad = a.get("padding", 0)
+    pad = a["padding"]  # every conv-like op declares it (default 0)
     if pad == "valid":
         pads = [(0, 0)] * n
     elif pad == "same":
