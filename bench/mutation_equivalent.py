@@ -31,9 +31,16 @@ EQUIVALENT = [
     Equivalent("netdsl/analysis/receptive_field.py", "if any(abs(v) > CAP for axis", ("Gt -> GtE",),
                "whether a window of exactly CAP pixels reads as saturated is the same choice as "
                "the cap itself (see CAP = 1 << 64): both are beyond any input"),
-    Equivalent("netdsl/analysis/train_memory.py", "for node in range(max(nodes), -1, -1):", ("1 -> 0",),
-               "stopping before node 0 skips only the first input (no node can come before an "
-               "input is declared), which the walk skips anyway; a zero step fails at once"),
+    Equivalent("netdsl/analysis/train_memory.py", "for node in range(max(nodes), -1, -1):", ("1 -> 0", "1 -> 2"),
+               "the stop only has to pass node 0: stopping before it skips the first input (no node "
+               "comes before an input is declared), which the walk skips anyway, and −2 adds node −1, "
+               "which no graph has; a changed step (0, −2) fails or skips nodes and is killed"),
+    Equivalent("netdsl/analysis/saved.py", "Saved(data[\"inputs\"][2:3]", ("3 -> 4",),
+               "sdpa takes exactly three inputs (checked by its shape rule): [2:4] is [2:3], the values"),
+    Equivalent("netdsl/ops/dtypes.py", "_RANK = {", ("3 -> 2", "4 -> 5", "1 -> 2"),
+               "only the order of the ranks matters, and a tie between different dtypes promotes to "
+               "float32: float64 at 5 or bool at −2 keep the order, float32 at float16's rank 2 "
+               "still gives float32 with either half type (torch.promote_types is the test's oracle)"),
     Equivalent("netdsl/analysis/memory.py", "end = max(graph.nodes) + 1", ("1 -> 2", "1 -> 0"),
                "network outputs are freed at `end`, after every node has run and its peak was "
                "taken: at the last node (+0) or two past it (+2) no later peak sees the difference"),

@@ -98,6 +98,16 @@ def test_pad_takes_before_after_per_axis_in_axis_order():
     assert net.output_shapes["out"] == (2, 5, 10)
 
 
+def test_valid_padding_is_torchs():
+    net, model = netdsl_conv("conv(3, 3, padding=\"valid\", dilation=2)", (2, 9, 8))
+    weight, bias = weights(model)
+    x = torch.randn(2, 2, 9, 8)
+    with torch.no_grad():
+        want = F.conv2d(x, weight, bias, padding="valid", dilation=2)
+        torch.testing.assert_close(model(x), want)
+    assert net.output_shapes["out"] == tuple(want.shape[1:]) == (3, 5, 4)
+
+
 @pytest.mark.parametrize("call, stride", [("conv(3, 3, padding=(1, 0, 2, 3))", 1),
                                           ("conv(3, 3, stride=2, padding=(2, 1, 0, 3), bias=false)", 2)])
 def test_conv_takes_before_after_padding_per_axis_in_axis_order(call, stride):

@@ -152,7 +152,8 @@ def test_positions_after_windows_follow_each_reorder(after, dims):
     assert net.layers()[-1]["rf"] == Unstated(dims)
 
 
-@pytest.mark.parametrize("after", ["permute((2, 0, 1)) adaptive_avgpool((1, 6))", "flatten(0, 1) linear(4)"])
+@pytest.mark.parametrize("after", ["permute((2, 0, 1)) adaptive_avgpool((1, 6))", "flatten(0, 1) linear(4)",
+                                   "add { identity\n { flatten reshape((6, 6, 8)) } }"])  # a flat path, same shape
 def test_mixing_part_of_the_positions_after_windows_claims_no_global_field(after):
     net = netdsl.parse(WINDOWS.format(after=after)).analyze()
     assert not _depends_on_every_pixel(net)  # the oracle: a global claim would be wrong
@@ -213,6 +214,17 @@ def test_field_on_a_second_input_is_its_widest_window(chain, pixels):
         rows = b.grad[0, 0].abs().sum(1).nonzero()
         widths.add(int(rows.max() - rows.min() + 1))
     assert field.pixels == (max(widths), max(widths)) == (pixels, pixels)
+
+
+def test_the_exact_field_is_carried_back_to_the_first_input():
+    """With two inputs, the exact column of a map computed from the first one (the
+    main input) is carried back to it, not to the second."""
+    net = netdsl.parse("network n {\n input a: [1, 11, 11]\n input b: [1, 7, 7]\n"
+                       " y = @a upsample(scale_factor=2) conv(1, 3)\n z = @b conv(1, 1)\n"
+                       " output y = @y\n output z = @z\n}").analyze()
+    node = net.outputs[0]["node"]
+    field = centre_field(net.ir, node)
+    assert field is not None and field.pixels == (2, 2)
 
 
 def test_channel_concat_keeps_the_field_and_spatial_concat_has_none():

@@ -159,7 +159,7 @@ def _after_unstated(data: dict, inputs: list[dict], unstated: Unstated) -> Field
     spec, shapes, dims = get_op(data["op"]), [d["shape"] for d in inputs], unstated.dims
     if spec.mixes is not None:
         mixed = spec.mixes(data["args"], shapes)
-        if all(d in mixed for d in dims) if dims is not None else len(shapes[0]) == 1:
+        if dims is not None and all(d in mixed for d in dims):  # an unstated input has rank ≥ 2
             return GLOBAL
         rule = None
     else:
