@@ -103,8 +103,9 @@ register(OpSpec(
 
 def adaptive_geometry(size: int, out: int) -> AxisRF:
     """Window of adaptive pooling: output i pools [⌊i·size/out⌋, ⌈(i+1)·size/out⌉).
-    Exact when out divides size; else the widest of those windows, at stride
-    ⌊size/out⌋ (the windows drift by up to one pixel from evenly spaced ones)."""
+    Exact when out divides size; else the size is the widest of those windows and
+    the stride ⌊size/out⌋, while torch's windows start at ⌊i·size/out⌋: unit
+    positions are approximate there (7 → 4: torch's last window starts at 5, not 3)."""
     # width ⌈frac(i·size/out) + size/out⌉ is widest where the fraction is largest: (out − gcd)/out
     widest = -(-(size + out - gcd(size, out)) // out)
     return AxisRF(min(widest, size), size // out, 0)
