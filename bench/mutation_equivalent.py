@@ -75,6 +75,21 @@ EQUIVALENT = [
     Equivalent("netdsl/ops/initializers.py", "min_rank: int = 0", ("0 -> 1", "0 -> -1"),
                "the default of the rules for zeros() and ones(); as above, every tensor has rank "
                "≥ 1 and none a negative one"),
+    Equivalent("netdsl/ops/reshape.py", "if dim == 0:", ("0 -> -1",),
+               "dim is never negative (dim_index resolves it), so the early return never fires; "
+               "along the channel dim the general rule gives every spatial axis kernel 1, "
+               "stride 1, offset 0: the pointwise field the early return states"),
+    Equivalent("netdsl/ops/norm.py", "whole_axes_rf(shape, range(1, len(shape)))", ("1 -> 0",),
+               "whole_axes_rf looks only at the spatial axes (1 ..): adding the channel axis 0 to "
+               "the mixed ones changes nothing"),
+    Equivalent("netdsl/ops/reference.py", "return words[0] if len(words) == 1", ("0 -> -1",),
+               "taken only for a single word: the last is the first"),
+    Equivalent("netdsl/analysis/receptive_field.py", "if all(f == first for f in fields[1:]):", ("1 -> 0",),
+               "fields[0:] adds only the comparison of the first field with itself"),
+    Equivalent("netdsl/analysis/receptive_field.py", "spread = joined.spread if len(inputs) == 1 else ()",
+               ("1 -> 0",), "a missing spread is computed again from the graph (analyze()): the same "
+               "value, only slower; the cost this line saves is checked by "
+               "tests/test_fuzz_findings_seed20261209.py (500 vs 5,000 layers)"),
     Equivalent("netdsl/ops/conv.py", "scatter=s[i] > 1", ("1 -> 0", "Gt -> GtE"),
                "at stride 1 the ends of the relaxed input range, u + P − (k−1)·d and u + P, are "
                "taps themselves: the scatter check finds nothing to trim"),

@@ -229,6 +229,8 @@ BAD = [
     ("concat(dim=-4) { identity\n identity }", (3, 9, 9), ShapeError, "dim -4 out of range"),
     ("concat { identity\n flatten }", (3, 9, 9), ShapeError, "shapes [3, 9, 9], [243] differ"),
     ("add { identity }", (3, 9, 9), ShapeError, "add needs at least 2 inputs, got 1"),
+    ("conv_transpose(4, 3, stride=2, output_padding=2)", (3, 9, 9), ArgumentError,
+     "output_padding 2 must be smaller than stride or dilation"),  # torch: "must be smaller than"
 ]
 
 
