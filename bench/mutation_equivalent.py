@@ -67,14 +67,12 @@ EQUIVALENT = [
     Equivalent("netdsl/ops/merge.py", "a.dim % len(ins[0]) == 0", ("0 -> 1",),
                "ins[0] → ins[1]: every input of a concat has the same rank (checked by its shape "
                "rule); the line's other 0 → 1 (== 1) is killed by the field tests"),
-    Equivalent("netdsl/ops/initializers.py", "InitRule(0,", ("0 -> 1",),
+    Equivalent("netdsl/ops/initializers.py", "InitRule(0,", ("0 -> 1", "0 -> -1"),
                "a rank-0 tensor cannot be declared (a parameter needs a positive shape; every "
-               "weight and bias has rank ≥ 1), so min_rank 0 and 1 accept the same tensors"),
-    Equivalent("netdsl/ops/initializers.py", "InitRule(0,", ("0 -> -1",),
-               "no tensor has a negative rank: min_rank −1 and 0 accept the same tensors"),
+               "weight and bias has rank ≥ 1) and none has a negative rank, so min_rank −1, 0 and 1 "
+               "accept the same tensors"),
     Equivalent("netdsl/ops/initializers.py", "min_rank: int = 0", ("0 -> 1", "0 -> -1"),
-               "the default of the rules for zeros() and ones(); as above, every tensor has rank "
-               "≥ 1 and none a negative one"),
+               "the default of the rules for zeros() and ones(): as for InitRule(0, …) above"),
     Equivalent("netdsl/ops/reshape.py", "if dim == 0:", ("0 -> -1",),
                "dim is never negative (dim_index resolves it), so the early return never fires; "
                "along the channel dim the general rule gives every spatial axis kernel 1, "

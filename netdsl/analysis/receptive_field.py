@@ -239,7 +239,9 @@ def join(fields: list[Field]) -> Field:
 
 
 def exact(value) -> Number:
-    """An int or a Fraction for a rule's number (upsampling rules give floats like 0.5)."""
+    """An int or a Fraction for a rule's number.  The built-in rules already give
+    those (upsampling converts its scale factors itself); an op's rule may still
+    give a float (AxisRF allows one), taken as the simplest nearby fraction."""
     if isinstance(value, (int, Fraction)):
         return value
     if float(value).is_integer():
