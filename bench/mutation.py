@@ -62,7 +62,7 @@ TEST_MAP = [
     ("netdsl/analysis/memory.py", ["tests/test_memory.py"]),
     ("netdsl/analysis/saved.py", ["tests/test_memory.py", "tests/test_inplace.py"]),  # keeps_output: in-place checks
     ("netdsl/analysis/train_memory.py", ["tests/test_memory.py"]),
-    ("netdsl/analysis/rollup.py", ["tests/test_summarize.py", "tests/test_analysis_diff.py"]),
+    ("netdsl/analysis/rollup.py", ["tests/test_summarize.py", "tests/test_summary_api.py", "tests/test_analysis_diff.py"]),
     # tied weights: counted once, where they are owned
     ("netdsl/analysis/ties.py", ["tests/test_language_modern.py", "tests/test_analysis_ir.py"]),
     ("netdsl/analysis/params.py", ["tests/test_analysis_ir.py", *FAST_OPS, "tests/test_language_modern.py"]),

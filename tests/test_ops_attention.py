@@ -102,6 +102,8 @@ def test_sdpa_equals_torch_functional():
     ("network n { input x: [6, 16]\n mha(16, 3) }", "num_heads=3 must divide embed_dim=16"),
     ("network n { input x: [3, 6, 16]\n mha(16, 4) }", "token sequences [T, D]"),
     ("network n { input q: [5, 4]\n input k: [7, 3]\n sdpa { @q\n @k\n @k } }", "differ in features"),
+    ("network n { input x: [6, 16]\n mha(16, 4) { @x\n @x\n @x\n @x } }", "takes 1 to 3 inputs"),
+    ("network n { input x: [6, 16]\n mha(16, 4, padding_mask=true) }", "needs the mask as its last branch"),
 ])
 def test_misfits_are_located_shape_errors(source, fragment):
     with pytest.raises(ShapeError) as info:

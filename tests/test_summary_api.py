@@ -36,3 +36,21 @@ def test_network_html_shows_the_header_and_the_diagram():
     page = netdsl.load("lenet5")._repr_html_()
     assert "Params" in page and "61,706" in page
     assert "<svg" in page or page.endswith("</pre>")  # the diagram needs Graphviz's dot
+
+
+def test_a_folded_row_of_two_layers_adds_both():
+    # the one- and many-node rows are totalled apart: a two-node row must count both
+    net = netdsl.parse("""
+block pair(c: int) {
+    a: conv(c, 3)
+    b: conv(c, 1)
+}
+network n {
+    input [2, 8, 8]
+    p: pair(4)
+}
+""")
+    model = net.to_torch()
+    rows = {row["name"]: row for row in net.summary(depth=1).rows}
+    assert rows["p"]["params"] == sum(p.numel() for p in model.p.parameters()) == 4 * 2 * 9 + 4 + 4 * 4 + 4
+    assert rows["p"]["macs"] == 4 * 2 * 9 * 36 + 4 * 4 * 36
