@@ -58,12 +58,7 @@ def check_generated(net, text: str, path: Optional[str] = None, inference: bool 
     if inference:
         from ..backends.pytorch.fold import fold_batchnorm
         reference = fold_batchnorm(reference)
-    want = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
-    got = {k: tuple(v.shape) for k, v in generated.state_dict().items()}
-    if got != want:
-        missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
-        raise BackendError(f"generated state_dict differs: missing {missing[:5]}, extra {extra[:5]}")
-    generated.load_state_dict(reference.state_dict())
+    entries = _load_same_layout(generated, reference)
     inputs = [_example(net, spec) for spec in net.inputs]
     same = True
     for root_training in (False, True) if len(net.outputs) > 1 else (False,):
@@ -73,7 +68,19 @@ def check_generated(net, text: str, path: Optional[str] = None, inference: bool 
     if not same:
         raise BackendError("generated module's outputs differ from the in-memory module's")
     count = sum(p.numel() for p in generated.parameters())
-    return f"{path or 'generated source'}: ok — {count:,} parameters, {len(want)} state_dict entries, outputs match"
+    return f"{path or 'generated source'}: ok — {count:,} parameters, {entries} state_dict entries, outputs match"
+
+
+def _load_same_layout(generated, reference) -> int:
+    """Load ``reference``'s weights into ``generated`` after checking both have the
+    same state_dict keys and shapes; the number of entries."""
+    want = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in generated.state_dict().items()}
+    if got != want:
+        missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+        raise BackendError(f"generated state_dict differs: missing {missing[:5]}, extra {extra[:5]}")
+    generated.load_state_dict(reference.state_dict())
+    return len(want)
 
 
 def _import_validated(text: str, name: str) -> types.ModuleType:
