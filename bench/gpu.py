@@ -13,6 +13,11 @@ measured bf16 matmul peak); and the static training-memory estimate against
     python3 bench/gpu.py                       # the GPU run (batch 256)
     python3 bench/gpu.py --models resnet50 --batch 64 --json out.json
     python3 bench/gpu.py --smoke               # seconds on a CPU: tiny inputs, no compile
+    python3 bench/gpu.py --budget 420 --json $OUT/gpu.json   # a lent machine's one call
+
+A device lease is short (bench/README.md): ``--json`` is rewritten after every
+model, so a run stopped at its time limit keeps what it finished, and
+``--budget`` starts no model after that many seconds (the ones left are listed).
 """
 from __future__ import annotations
 
@@ -48,7 +53,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile measurements")
     p.add_argument("--smoke", action="store_true",
                    help="tiny sizes (batch 2, 3x32x32, 1 step, no compile): runs on a CPU in seconds")
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-': stdout)")
+    p.add_argument("--json", metavar="FILE",
+                   help="also write the results as JSON, after every model ('-': stdout, at the end)")
+    p.add_argument("--budget", type=float, metavar="SECONDS",
+                   help="start no further model after this many seconds of the run")
     args = p.parse_args(argv)
     if args.smoke:
         args.batch, args.steps, args.warmup, args.no_compile = 2, 1, 1, True
@@ -220,6 +228,7 @@ def table(rows: list[dict]) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    started = time.perf_counter()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type != "cuda" and not args.smoke:
         print("no CUDA device: run on a GPU, or with --smoke for a quick CPU check")
@@ -228,15 +237,22 @@ def main(argv=None) -> int:
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     peak = matmul_peak(device, args.smoke)
     print(f"device: {name}; measured bf16 matmul peak {peak / 1e12:.1f} TFLOP/s; torch {torch.__version__}")
-    rows = []
-    for model in measured_models(args):
+    result = {"device": name, "torch": torch.__version__, "bf16_matmul_flops": peak, "rows": [], "skipped": []}
+    models = measured_models(args)
+    for index, model in enumerate(models):
+        if args.budget is not None and time.perf_counter() - started > args.budget:
+            result["skipped"] = models[index:]
+            print(f"budget of {args.budget:g} s spent: skipped {', '.join(result['skipped'])}")
+            break
         torch.manual_seed(0)
-        rows.append(measure_model(model, args, device, peak))
-        print("\n".join(table(rows[-1:])), flush=True)
-    result = {"device": name, "torch": torch.__version__, "bf16_matmul_flops": peak, "rows": rows}
-    if args.json:
-        text = json.dumps(result, indent=2)
-        sys.stdout.write(text + "\n") if args.json == "-" else Path(args.json).write_text(text + "\n")
+        result["rows"].append(measure_model(model, args, device, peak))
+        print("\n".join(table(result["rows"][-1:])), flush=True)
+        if args.json and args.json != "-":  # a run killed later keeps this model
+            Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if args.json == "-":
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    elif args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

@@ -22,3 +22,28 @@ def test_smoke_run_writes_every_measurement(tmp_path, capsys):
     assert row["train_eager"]["netdsl"]["estimate_bytes"] > 0 and 0 < row["mfu_train_eager"]
     printed = capsys.readouterr().out
     assert "device: cpu" in printed and "infer_folded images/s" in printed
+
+
+def test_a_spent_budget_skips_the_remaining_models_and_says_which(tmp_path, capsys):
+    out = tmp_path / "gpu.json"
+    assert gpu.main(["--smoke", "--models", "resnet18", "vgg16", "--budget", "0", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["rows"] == [] and result["skipped"] == ["resnet18", "vgg16"]
+    assert "skipped resnet18, vgg16" in capsys.readouterr().out
+
+
+def test_results_are_written_after_each_model(tmp_path, monkeypatch):
+    # a lent machine's call can be killed at its limit: finished models must be on disk by then
+    out = tmp_path / "gpu.json"
+    seen = []
+    real = gpu.measure_model
+
+    def measure_then_look(name, *rest):
+        if seen:  # the second model starts: the first is already written
+            assert [row["model"] for row in json.loads(out.read_text())["rows"]] == seen
+        seen.append(name)
+        return real(name, *rest)
+
+    monkeypatch.setattr(gpu, "measure_model", measure_then_look)
+    assert gpu.main(["--smoke", "--models", "resnet18", "googlenet", "--json", str(out)]) == 0
+    assert seen == ["resnet18", "googlenet"]
