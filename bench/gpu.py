@@ -14,6 +14,7 @@ measured bf16 matmul peak); and the static training-memory estimate against
     python3 bench/gpu.py --models resnet50 --batch 64 --json out.json
     python3 bench/gpu.py --smoke               # seconds on a CPU: tiny inputs, no compile
     python3 bench/gpu.py --budget 420 --json $OUT/gpu.json   # a lent machine's one call
+    python3 bench/gpu.py --cpu --inference-only --models resnet50 --batch 8   # CPU inference, fp32
 
 A device lease is short (bench/README.md): ``--json`` is rewritten after every
 model, so a run stopped at its time limit keeps what it finished, and
@@ -53,6 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile measurements")
     p.add_argument("--smoke", action="store_true",
                    help="tiny sizes (batch 2, 3x32x32, 1 step, no compile): runs on a CPU in seconds")
+    p.add_argument("--inference-only", action="store_true",
+                   help="only inference (eager, folded, compiled): no training, memory or MFU")
+    p.add_argument("--cpu", action="store_true", help="run on the CPU at full size (fp32: no autocast)")
     p.add_argument("--json", metavar="FILE",
                    help="also write the results as JSON, after every model ('-': stdout, at the end)")
     p.add_argument("--budget", type=float, metavar="SECONDS",
@@ -173,14 +177,8 @@ def measure_model(name: str, args, device: torch.device, peak_flops: float) -> d
     x = torch.randn(batch, *net.input_shape, device=device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, net.output_shapes[net.outputs[0]["name"]][0], (batch,), device=device)
     row: dict = {"model": name, "batch": batch, "input": list(net.input_shape)}
-    modes = [False] if args.no_compile else [False, True]
-    for compiled in modes:
-        tag = "compiled" if compiled else "eager"
-        row[f"train_{tag}"] = {"netdsl": training(ours, x, y, args, device, compiled),
-                               "torchvision": training(theirs, x, y, args, device, compiled)}
-    reset_peak(device)
-    row["train_eager"]["netdsl"]["estimate_bytes"] = memory_estimate(net, batch)
-    row["mfu_train_eager"] = 3 * net.flops * row["train_eager"]["netdsl"]["images_per_s"] / peak_flops
+    if not args.inference_only:
+        row.update(measure_training(ours, theirs, net, x, y, args, device, peak_flops))
     folded = netdsl.fold_batchnorm(ours)
     row["infer_eager"] = {"netdsl": inference(ours, x, args, device),
                           "netdsl_folded": inference(folded, x, args, device),
@@ -188,6 +186,19 @@ def measure_model(name: str, args, device: torch.device, peak_flops: float) -> d
     if not args.no_compile:
         row["infer_compiled"] = {"netdsl": inference(ours, x, args, device, True),
                                  "torchvision": inference(theirs, x, args, device, True)}
+    return row
+
+
+def measure_training(ours, theirs, net, x, y, args, device, peak_flops: float) -> dict:
+    """Training images/s and peak memory, eager and compiled; the memory estimate; MFU."""
+    row = {}
+    for compiled in [False] if args.no_compile else [False, True]:
+        tag = "compiled" if compiled else "eager"
+        row[f"train_{tag}"] = {"netdsl": training(ours, x, y, args, device, compiled),
+                               "torchvision": training(theirs, x, y, args, device, compiled)}
+    reset_peak(device)
+    row["train_eager"]["netdsl"]["estimate_bytes"] = memory_estimate(net, x.shape[0])
+    row["mfu_train_eager"] = 3 * net.flops * row["train_eager"]["netdsl"]["images_per_s"] / peak_flops
     return row
 
 
@@ -218,6 +229,8 @@ def table(rows: list[dict]) -> list[str]:
         folded = row["infer_eager"]["netdsl_folded"]["images_per_s"]
         theirs = row["infer_eager"]["torchvision"]["images_per_s"]
         lines.append(f"{'':<14}{'infer_folded images/s':<30}{theirs:>14.1f}{folded:>14.1f}{ratio(folded, theirs):>9}")
+        if "train_eager" not in row:
+            continue
         train = row["train_eager"]["netdsl"]
         if train.get("peak_bytes"):
             lines.append(f"{'':<14}{'memory estimate / measured':<30}{train['peak_bytes'] / mib:>14.0f}"
@@ -229,14 +242,15 @@ def table(rows: list[dict]) -> list[str]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.type != "cuda" and not args.smoke:
-        print("no CUDA device: run on a GPU, or with --smoke for a quick CPU check")
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+    if device.type != "cuda" and not (args.smoke or args.cpu):
+        print("no CUDA device: run on a GPU, or with --cpu (full size) or --smoke (a quick check)")
         return 2
     torch.backends.cudnn.benchmark = True
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
-    peak = matmul_peak(device, args.smoke)
-    print(f"device: {name}; measured bf16 matmul peak {peak / 1e12:.1f} TFLOP/s; torch {torch.__version__}")
+    peak = None if args.inference_only else matmul_peak(device, args.smoke)  # MFU's denominator
+    print(f"device: {name}, {torch.get_num_threads()} CPU threads; torch {torch.__version__}"
+          + ("" if peak is None else f"; measured bf16 matmul peak {peak / 1e12:.1f} TFLOP/s"))
     result = {"device": name, "torch": torch.__version__, "bf16_matmul_flops": peak, "rows": [], "skipped": []}
     models = measured_models(args)
     for index, model in enumerate(models):

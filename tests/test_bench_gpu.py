@@ -47,3 +47,15 @@ def test_results_are_written_after_each_model(tmp_path, monkeypatch):
     monkeypatch.setattr(gpu, "measure_model", measure_then_look)
     assert gpu.main(["--smoke", "--models", "resnet18", "googlenet", "--json", str(out)]) == 0
     assert seen == ["resnet18", "googlenet"]
+
+
+def test_inference_only_measures_eager_folded_and_nothing_of_training(tmp_path, capsys):
+    out = tmp_path / "gpu.json"
+    assert gpu.main(["--smoke", "--inference-only", "--models", "resnet18", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    (row,) = result["rows"]
+    assert set(row["infer_eager"]) == {"netdsl", "netdsl_folded", "torchvision"}
+    assert not any(key.startswith("train") or key.startswith("mfu") for key in row)
+    assert result["bf16_matmul_flops"] is None
+    printed = capsys.readouterr().out
+    assert "infer_folded images/s" in printed and "MFU" not in printed
