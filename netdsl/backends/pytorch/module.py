@@ -188,10 +188,13 @@ class GraphScope(nn.Module):
         self._training_only = frozenset(plan.training_only)  # auxiliary heads: skipped in eval
         self._steps = [(s.target if not s.is_function else resolve(s.target), s.is_function,
                         list(s.inputs), list(s.outs), dict(s.kwargs), s.is_param) for s in plan.steps]
+        self._frees = {mode: _last_uses(plan, skipped) for mode, skipped in
+                       ((True, frozenset()), (False, self._training_only))}
 
     def forward(self, *inputs: torch.Tensor):
         values = dict(zip(self._inputs, inputs))
         skipped = frozenset() if self.training else self._training_only
+        frees = self._frees[self.training]
         for index, (target, is_function, ins, outs, kwargs, is_param) in enumerate(self._steps):
             if index in skipped:
                 continue
@@ -202,7 +205,27 @@ class GraphScope(nn.Module):
                 values[outs[0]] = result
             else:
                 values.update(zip(outs, result))
+            for name in frees[index]:  # dead from here on: its memory can be reused now
+                del values[name]
         outputs = self._outputs if self.training else self._eval_outputs
         if len(outputs) == 1:
             return values[outputs[0]]
         return tuple(values[o] for o in outputs)
+
+
+def _last_uses(plan: ScopePlan, skipped: frozenset) -> list[tuple[str, ...]]:
+    """Per step, the values no later step reads and the scope does not return: the
+    forward drops them right after that step, as a hand-written forward's locals
+    are overwritten, instead of holding every intermediate until the scope ends."""
+    returned = set(plan.outputs) | set(plan.eval_outputs)
+    last: dict[str, int] = {}
+    for index, step in enumerate(plan.steps):
+        if index in skipped:
+            continue
+        for name in (*step.inputs, *step.outs):  # an unread output dies where it is made
+            last[name] = index
+    frees: list[list[str]] = [[] for _ in plan.steps]
+    for name, index in last.items():
+        if name not in returned:
+            frees[index].append(name)
+    return [tuple(names) for names in frees]
