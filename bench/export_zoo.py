@@ -6,7 +6,10 @@ at another batch.  Batch-norm statistics are first measured on a random batch
 (``calibrated``) so that outputs depend on the input ("output spread": how
 much the output changes between two samples).  Prints a markdown table: per
 format the max abs difference "of" the largest output magnitude (its scale),
-or why the export was refused, and the seconds each took.
+or why the export was refused, and the seconds each took.  "torch vs torch" is
+torch's own fp32 variation: the same module on the same inputs run another valid
+way (channels_last inputs; oneDNN off), the scale any exporter's difference is
+judged against.
 
     pip install 'netdsl[export]'
     python3 bench/export_zoo.py [NAME ...] [--formats onnx,pt2] [--threads 1]
@@ -53,6 +56,31 @@ def spread(net, model) -> float:
     return float((out[0] - out[1]).abs().max())
 
 
+def torch_variation(net, model) -> float:
+    """The largest change in torch's own fp32 output when the same module runs on
+    the same inputs another valid way: image inputs as channels_last, and with
+    oneDNN (mkldnn) off, so convolutions take another kernel.  Two correct fp32
+    computations of a deep network differ by this much; 0 for networks whose
+    kernels neither choice reaches."""
+    import torch
+    from netdsl.backends.export.common import example_inputs
+    inputs = list(example_inputs(net, 3, seed=1).values())
+
+    def run(layout=torch.contiguous_format):
+        with torch.no_grad():
+            out = model(*(x.contiguous(memory_format=layout) if x.dim() == 4 else x for x in inputs))
+        return out[0] if isinstance(out, tuple) else out
+
+    base = run()
+    others = [run(torch.channels_last)] if any(x.dim() == 4 for x in inputs) else []
+    torch.backends.mkldnn.enabled = False
+    try:
+        others.append(run())
+    finally:
+        torch.backends.mkldnn.enabled = True
+    return max(float((base - other).abs().max()) for other in others)
+
+
 def export_cell(net, model, folder: Path, fmt: str) -> str:
     """``diff of scale (seconds)`` for one export, or ``no: reason``."""
     from netdsl.errors import NetdslError
@@ -83,21 +111,21 @@ def main(argv=None) -> int:
     formats = args.formats.split(",")
     names = args.names or sorted(p.stem for p in ZOO.glob("*.net"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; tolerance 1e-4\n")
-    print("| network | params | output spread | "
+    print("| network | params | output spread | torch vs torch | "
           + " | ".join(f"{f}: max abs diff of max abs output (time)" for f in formats) + " |")
-    print("|---|--:|--:|" + "---|" * len(formats), flush=True)
+    print("|---|--:|--:|--:|" + "---|" * len(formats), flush=True)
     with tempfile.TemporaryDirectory(prefix="netdsl-export-zoo-") as folder:
         for name in names:
             torch.manual_seed(0)
             try:
                 net = netdsl.load(name)
             except netdsl.NetdslError as err:  # a file that does not load has nothing to export
-                print(f"| {name} | — | — | no: does not load: {err.message[:120]} | |", flush=True)
+                print(f"| {name} | — | — | — | no: does not load: {err.message[:120]} | |", flush=True)
                 continue
             model = calibrated(net)
             cells = [export_cell(net, model, Path(folder), fmt) for fmt in formats]
-            print(f"| {name} | {net.params:,} | {spread(net, model):.1e} | " + " | ".join(cells) + " |",
-                  flush=True)
+            print(f"| {name} | {net.params:,} | {spread(net, model):.1e} | {torch_variation(net, model):.1e} | "
+                  + " | ".join(cells) + " |", flush=True)
     return 0
 
 
