@@ -9,6 +9,9 @@ MFU (netdsl's static FLOPs x 3 for forward + backward, over the time, over the
 measured bf16 matmul peak); and the static training-memory estimate against
 ``torch.cuda.max_memory_allocated``.  Prints the device and a table of ratios
 (netdsl / torchvision; above 1 is netdsl faster or, for memory, larger).
+The two are timed in alternating rounds, not one after the other, so drift in
+the machine's speed weighs on both alike; a model's peak memory is the device
+peak of one of its steps less what the other model holds.
 
     python3 bench/gpu.py                       # the GPU run (batch 256)
     python3 bench/gpu.py --models resnet50 --batch 64 --json out.json
@@ -51,9 +54,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=4,
+                   help="alternating rounds the timed steps are split into (netdsl, torchvision, then the reverse)")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile measurements")
     p.add_argument("--smoke", action="store_true",
-                   help="tiny sizes (batch 2, 3x32x32, 1 step, no compile): runs on a CPU in seconds")
+                   help="tiny sizes (batch 2, 3x32x32, 2 steps, no compile): runs on a CPU in seconds")
     p.add_argument("--inference-only", action="store_true",
                    help="only inference (eager, folded, compiled): no training, memory or MFU")
     p.add_argument("--cpu", action="store_true", help="run on the CPU at full size (fp32: no autocast)")
@@ -63,7 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="start no further model after this many seconds of the run")
     args = p.parse_args(argv)
     if args.smoke:
-        args.batch, args.steps, args.warmup, args.no_compile = 2, 1, 1, True
+        args.batch, args.steps, args.warmup, args.rounds, args.no_compile = 2, 2, 1, 2, True
         torch.set_num_threads(1)  # tiny tensors: threads only contend
     return args
 
@@ -72,16 +77,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
-
-
-def reset_peak(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def peak_bytes(device: torch.device):
-    return torch.cuda.max_memory_allocated() if device.type == "cuda" else None
 
 
 def autocast(device: torch.device):
@@ -99,6 +94,45 @@ def timed(step, steps: int, warmup: int, device: torch.device) -> float:
         step()
     sync(device)
     return (time.perf_counter() - start) / steps
+
+
+def timed_side_by_side(steps: dict, args, device: torch.device) -> dict:
+    """Seconds per call of each named step, timed in alternating rounds (a b, b a, a b, ...).
+
+    Timing one model after the other lets a clock boost, thermal drift or a busy
+    neighbour favour whichever runs first; alternating spreads that over all."""
+    for step in steps.values():
+        for _ in range(args.warmup):
+            step()
+    sync(device)
+    names, per_round = list(steps), max(1, args.steps // args.rounds)
+    seconds = dict.fromkeys(names, 0.0)
+    for index in range(args.rounds):
+        for name in names if index % 2 == 0 else names[::-1]:
+            start = time.perf_counter()
+            for _ in range(per_round):
+                steps[name]()
+            sync(device)
+            seconds[name] += time.perf_counter() - start
+    return {name: seconds[name] / (per_round * args.rounds) for name in names}
+
+
+def tensor_bytes(tensors) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+
+def step_peak_bytes(step, own_bytes: int, device: torch.device):
+    """Peak device bytes of one ``step`` counting only its own model: the device
+    peak less whatever else is resident (the other model's weights and state)."""
+    if device.type != "cuda":
+        return None
+    sync(device)
+    torch.cuda.empty_cache()
+    others = torch.cuda.memory_allocated() - own_bytes
+    torch.cuda.reset_peak_memory_stats()
+    step()
+    sync(device)
+    return torch.cuda.max_memory_allocated() - others
 
 
 def matmul_peak(device: torch.device, smoke: bool) -> float:
@@ -119,8 +153,9 @@ def main_and_aux_loss(outputs, y, criterion):
     return criterion(main.float(), y) + sum(AUX_WEIGHT * criterion(a.float(), y) for a in aux)
 
 
-def training(model, x, y, args, device, compiled: bool) -> dict:
-    """Images/s and peak bytes of SGD-momentum steps under bf16 autocast."""
+def training_step(model, x, y, device, compiled: bool):
+    """One SGD-momentum step under bf16 autocast, and the bytes of its model's own
+    state (weights, buffers, gradients, momentum) plus the batch."""
     model.train()
     runner = torch.compile(model) if compiled else model
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -133,21 +168,40 @@ def training(model, x, y, args, device, compiled: bool) -> dict:
         loss.backward()
         optimizer.step()
 
-    step()  # optimizer state exists before the peak is measured
-    reset_peak(device)
-    seconds = timed(step, args.steps, args.warmup, device)
-    return {"images_per_s": x.shape[0] / seconds, "peak_bytes": peak_bytes(device)}
+    def own_bytes() -> int:
+        params = list(model.parameters())
+        momentum = [optimizer.state[p].get("momentum_buffer") for p in params]
+        return tensor_bytes([*params, *(p.grad for p in params), *model.buffers(), *momentum, x, y])
+
+    return step, own_bytes
 
 
-def inference(model, x, args, device, compiled: bool = False) -> dict:
-    model.eval()
-    runner = torch.compile(model) if compiled else model
+def training(models: dict, x, y, args, device, compiled: bool) -> dict:
+    """Per model: images/s of training steps (timed side by side) and the peak bytes of a step."""
+    steps, rows = {}, {}
+    for name, model in models.items():
+        step, own_bytes = training_step(model, x, y, device, compiled)
+        step()  # optimizer state and gradients exist before the peak is measured
+        steps[name], rows[name] = step, {"peak_bytes": step_peak_bytes(step, own_bytes(), device)}
+    for name, seconds in timed_side_by_side(steps, args, device).items():
+        rows[name]["images_per_s"] = x.shape[0] / seconds
+    for model in models.values():
+        model.zero_grad(set_to_none=True)  # the next measurement starts from weights alone
+    return rows
 
-    def step():
-        with torch.inference_mode(), autocast(device):
-            runner(x)
 
-    return {"images_per_s": x.shape[0] / timed(step, args.steps, args.warmup, device)}
+def inference(models: dict, x, args, device, compiled: bool = False) -> dict:
+    """Per model: images/s of inference under autocast, timed side by side."""
+    def step_of(model):
+        runner = torch.compile(model.eval()) if compiled else model.eval()
+
+        def step():
+            with torch.inference_mode(), autocast(device):
+                runner(x)
+        return step
+
+    seconds = timed_side_by_side({name: step_of(model) for name, model in models.items()}, args, device)
+    return {name: {"images_per_s": x.shape[0] / s} for name, s in seconds.items()}
 
 
 def memory_estimate(net, batch: int) -> int:
@@ -180,12 +234,10 @@ def measure_model(name: str, args, device: torch.device, peak_flops: float) -> d
     if not args.inference_only:
         row.update(measure_training(ours, theirs, net, x, y, args, device, peak_flops))
     folded = netdsl.fold_batchnorm(ours)
-    row["infer_eager"] = {"netdsl": inference(ours, x, args, device),
-                          "netdsl_folded": inference(folded, x, args, device),
-                          "torchvision": inference(theirs, x, args, device)}
+    row["infer_eager"] = inference({"netdsl": ours, "netdsl_folded": folded, "torchvision": theirs},
+                                   x, args, device)
     if not args.no_compile:
-        row["infer_compiled"] = {"netdsl": inference(ours, x, args, device, True),
-                                 "torchvision": inference(theirs, x, args, device, True)}
+        row["infer_compiled"] = inference({"netdsl": ours, "torchvision": theirs}, x, args, device, True)
     return row
 
 
@@ -194,9 +246,7 @@ def measure_training(ours, theirs, net, x, y, args, device, peak_flops: float) -
     row = {}
     for compiled in [False] if args.no_compile else [False, True]:
         tag = "compiled" if compiled else "eager"
-        row[f"train_{tag}"] = {"netdsl": training(ours, x, y, args, device, compiled),
-                               "torchvision": training(theirs, x, y, args, device, compiled)}
-    reset_peak(device)
+        row[f"train_{tag}"] = training({"netdsl": ours, "torchvision": theirs}, x, y, args, device, compiled)
     row["train_eager"]["netdsl"]["estimate_bytes"] = memory_estimate(net, x.shape[0])
     row["mfu_train_eager"] = 3 * net.flops * row["train_eager"]["netdsl"]["images_per_s"] / peak_flops
     return row

@@ -59,3 +59,24 @@ def test_inference_only_measures_eager_folded_and_nothing_of_training(tmp_path, 
     assert result["bf16_matmul_flops"] is None
     printed = capsys.readouterr().out
     assert "infer_folded images/s" in printed and "MFU" not in printed
+
+
+def test_contenders_are_timed_in_alternating_rounds():
+    # one after the other, drift in the machine's speed would favour whichever ran first
+    order = []
+    args = gpu.parse_args(["--steps", "4", "--rounds", "4", "--warmup", "1"])
+    seconds = gpu.timed_side_by_side({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+                                     args, gpu.torch.device("cpu"))
+    assert order == ["a", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a"]  # warm-up, then a b | b a | ...
+    assert set(seconds) == {"a", "b"} and all(s >= 0 for s in seconds.values())
+
+
+def test_a_training_step_counts_its_own_state_and_batch(tmp_path):
+    torch = gpu.torch
+    model = torch.nn.Linear(3, 2)
+    x, y = torch.randn(4, 3), torch.tensor([0, 1, 0, 1])
+    step, own_bytes = gpu.training_step(model, x, y, torch.device("cpu"), compiled=False)
+    before = own_bytes()  # weights and the batch; no gradients or momentum yet
+    assert before == 4 * (6 + 2 + 12) + 8 * 4
+    step()
+    assert own_bytes() == before + 2 * 4 * (6 + 2)  # + gradients + momentum
