@@ -80,3 +80,21 @@ def test_a_training_step_counts_its_own_state_and_batch(tmp_path):
     assert before == 4 * (6 + 2 + 12) + 8 * 4
     step()
     assert own_bytes() == before + 2 * 4 * (6 + 2)  # + gradients + momentum
+
+
+def test_a_step_peak_leaves_out_what_the_other_model_holds(monkeypatch):
+    # no GPU here: the CUDA allocator's counters are played by a fake
+    cuda = gpu.torch.cuda
+    state = {"allocated": 1000, "peak": 0}
+    monkeypatch.setattr(cuda, "synchronize", lambda: None)
+    monkeypatch.setattr(cuda, "empty_cache", lambda: None)
+    monkeypatch.setattr(cuda, "memory_allocated", lambda: state["allocated"])
+    monkeypatch.setattr(cuda, "max_memory_allocated", lambda: state["peak"])
+    monkeypatch.setattr(cuda, "reset_peak_memory_stats", lambda: state.update(peak=state["allocated"]))
+
+    def step():  # 600 bytes of activations on top of everything resident
+        state["peak"] = state["allocated"] + 600
+
+    # 1000 resident, 300 of them this model's own: the other model holds 700
+    assert gpu.step_peak_bytes(step, 300, gpu.torch.device("cuda")) == 900
+    assert gpu.step_peak_bytes(step, 300, gpu.torch.device("cpu")) is None
