@@ -24,3 +24,13 @@ def test_fuzz_finds_no_crash_hang_or_mismatch():
     outcome = campaign.run(CASES, SEED, workers=2, timeout=10.0, shrink_budget=80)
     assert outcome.counts["ok"] > CASES // 4, report.text(outcome)  # the generator reaches torch
     assert not report.failed(outcome), "\n" + report.text(outcome)
+
+
+def test_flop_heavy_work_without_macs_stays_out_of_the_torch_stage():
+    # seed 61 case 989: lrn over a 1,000,000-channel window is legal, has no MACs,
+    # and takes torch over 10 s; the harness read it as a hang
+    from bench.fuzzlib.check import MAX_TORCH_FLOPS, torch_sized
+    import netdsl
+    heavy = netdsl.parse("network net {\n input x: [3, 10, 20]\n lrn(1_000_000, beta=0.736) relu6\n}\n")
+    assert heavy.macs == 0 and heavy.flops > MAX_TORCH_FLOPS and not torch_sized(heavy)
+    assert torch_sized(netdsl.parse("network net {\n input x: [3, 10, 20]\n lrn(5) relu6\n}\n"))

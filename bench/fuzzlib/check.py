@@ -31,6 +31,9 @@ MAX_TORCH_PARAMS = 2_000_000
 MAX_TORCH_ELEMENTS = 1_000_000  # one node's output, per sample
 MAX_TORCH_TOTAL = 4_000_000     # all nodes' outputs, per sample
 MAX_TORCH_MACS = 5_000_000      # per sample: each torch run stays well under a second
+#: per sample: work that is not multiply-accumulates (an lrn window of 1,000,000
+#: channels is 6e8 FLOPs and no MACs, legal and 10 s of torch)
+MAX_TORCH_FLOPS = 4 * MAX_TORCH_MACS
 MAX_TORCH_NODES = 400
 #: Linear work gets time in proportion: after loading, the deadline moves out by
 #: this much per expanded node (a 25,000-node case needs ~5 s on one idle core).
@@ -171,7 +174,8 @@ def diagrams(net, variant: int = 0) -> None:
 
 def torch_sized(net) -> bool:
     sizes = [math.prod(d["shape"]) for d in net.nodes()]
-    return (net.params < MAX_TORCH_PARAMS and net.macs < MAX_TORCH_MACS and len(sizes) < MAX_TORCH_NODES
+    return (net.params < MAX_TORCH_PARAMS and net.macs < MAX_TORCH_MACS and net.flops < MAX_TORCH_FLOPS
+            and len(sizes) < MAX_TORCH_NODES
             and max(sizes, default=0) < MAX_TORCH_ELEMENTS and sum(sizes) < MAX_TORCH_TOTAL)
 
 
