@@ -22,7 +22,7 @@ python3 -c "import lark, torchvision, netdsl" || {
     echo "missing packages: carry them as wheels in .whl/ (bench/README.md)"; exit 1; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/device.txt"
 for batch in 64 256; do
-    python3 bench/gpu_memory.py architectures/resnet50.net --batch "$batch" 2>&1 | tee "$OUT/memory_$batch.txt"
+    python3 bench/gpu_memory.py resnet50 --batch "$batch" 2>&1 | tee "$OUT/memory_$batch.txt"
 done
 python3 bench/gpu.py --models resnet50 --batch 256 --json "$OUT/gpu_resnet50.json" 2>&1 \
     | tee "$OUT/gpu_resnet50.txt"

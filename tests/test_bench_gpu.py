@@ -98,3 +98,14 @@ def test_a_step_peak_leaves_out_what_the_other_model_holds(monkeypatch):
     # 1000 resident, 300 of them this model's own: the other model holds 700
     assert gpu.step_peak_bytes(step, 300, gpu.torch.device("cuda")) == 900
     assert gpu.step_peak_bytes(step, 300, gpu.torch.device("cpu")) is None
+
+
+def test_the_memory_bench_runs_its_gpu_free_part_on_a_cpu(capsys):
+    # what a lent GPU runs first: the estimate and autograd's saved activations, here on a CPU
+    import gpu_memory
+    assert gpu_memory.main(["resnet18", "--batch", "2", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "resnet18, batch 2, float32, momentum, cpu" in printed
+    assert "autograd      42.3 MiB (+0.0%)" in printed and "max_memory_allocated" not in printed
+    if not gpu_memory.torch.cuda.is_available():
+        assert gpu_memory.main(["resnet18"]) == 2
