@@ -208,6 +208,15 @@ def test_cli_prints_writes_and_checks(tmp_path, capsys):
     assert proc.returncode == 0 and "tensor" in proc.stdout, proc.stderr
 
 
+@pytest.mark.parametrize("suffix", [".onnx", ".PT2"])
+def test_compile_to_an_export_suffix_points_at_export_and_writes_nothing(tmp_path, capsys, suffix):
+    out = tmp_path / f"my model{suffix}"
+    assert main(["compile", "lenet5", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "compile writes PyTorch source" in err and f"netdsl export lenet5 -o '{out}'" in err
+    assert not out.exists()
+
+
 def test_cli_reports_errors_without_traceback(tmp_path, capsys):
     bad = tmp_path / "bad.net"
     bad.write_text("network n { input [3, 4, 4]\n conv(2, 9) }")

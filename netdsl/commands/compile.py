@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import sys
 import tempfile
 import types
@@ -9,7 +10,8 @@ from pathlib import Path
 from typing import Optional
 
 from ..cli import add_network_arguments, command, load_network
-from ..errors import BackendError
+from ..backends.export import FORMATS as EXPORT_FORMATS
+from ..errors import BackendError, UsageError
 
 
 @command("compile", "generate readable PyTorch source (a .py file) for a network")
@@ -27,6 +29,7 @@ class Compile:
 
     @staticmethod
     def run(args) -> int:
+        _refuse_export_suffix(args.output, args.file)
         net = load_network(args)
         text = net.to_source(args.file, inference=args.inference)
         if args.output:
@@ -39,6 +42,14 @@ class Compile:
         if args.check:
             print(check_generated(net, text, args.output, args.inference))
         return 0
+
+
+def _refuse_export_suffix(output: Optional[str], source: str) -> None:
+    """``compile -o model.onnx`` would write Python source under an ONNX name."""
+    suffix = Path(output).suffix.lower() if output else ""
+    if suffix in EXPORT_FORMATS:
+        raise UsageError(f"compile writes PyTorch source, not {suffix}: {output} would hold Python code",
+                         hint=f"netdsl export {shlex.quote(source)} -o {shlex.quote(output)}")
 
 
 def check_generated(net, text: str, path: Optional[str] = None, inference: bool = False) -> str:
