@@ -106,6 +106,7 @@ network two_inputs {
 
 @pytest.mark.parametrize("argv, message", [
     (["-o", "model.tflite"], "cannot tell the export format"),
+    (["-o", "model.py"], "PyTorch source (.py) comes from netdsl compile"),
     (["-o", "model.pt2", "--opset", "18"], "--opset applies to ONNX export only"),
     (["-o", "model.onnx", "--batch", "1"], "cannot be traced at batch 1"),
 ])

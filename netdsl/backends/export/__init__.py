@@ -24,8 +24,10 @@ def format_for(path: Path, chosen: Optional[str] = None) -> str:
         return chosen
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise UsageError(f"cannot tell the export format from {str(path)!r}",
-                         hint="name the file .onnx or .pt2, or pass --format onnx|pt2")
+        hint = "name the file .onnx or .pt2, or pass --format onnx|pt2"
+        if suffix == ".py":
+            hint += "; PyTorch source (.py) comes from netdsl compile"
+        raise UsageError(f"cannot tell the export format from {str(path)!r}", hint=hint)
     return FORMATS[suffix]
 
 
