@@ -6,7 +6,7 @@ vit_b_16 when their .net files exist): training images/s (bf16 autocast,
 channels_last, SGD with momentum) eager and ``torch.compile``d, with peak memory;
 inference images/s eager, BN-folded (``netdsl.fold_batchnorm``) and compiled;
 MFU (netdsl's static FLOPs x 3 for forward + backward, over the time, over the
-measured bf16 matmul peak); and the static training-memory estimate against
+measured bf16 matmul peak; fp32 on a CPU); and the static training-memory estimate against
 ``torch.cuda.max_memory_allocated``.  Prints the device and a table of ratios
 (netdsl / torchvision; above 1 is netdsl faster or, for memory, larger).
 The two are timed in alternating rounds, not one after the other, so drift in
@@ -46,6 +46,7 @@ MODELS = ["resnet50", "resnet18", "vgg16", "densenet121", "googlenet", "convnext
 #: torchvision constructor arguments that make the twin the .net file's network
 TWIN_KWARGS = {"googlenet": dict(aux_logits=True, init_weights=False, transform_input=False)}
 AUX_WEIGHT = 0.3  # GoogLeNet's auxiliary loss weight, the same for both models
+PRECISION = {"cuda": "bf16", "cpu": "fp32"}  # autocast on the GPU; a CPU runs float32
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -136,10 +137,12 @@ def step_peak_bytes(step, own_bytes: int, device: torch.device):
 
 
 def matmul_peak(device: torch.device, smoke: bool) -> float:
-    """Measured bf16 matmul FLOP/s: the MFU denominator."""
-    n = 256 if smoke else 8192
-    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    """Measured matmul FLOP/s in the precision the models train in (bf16 on the
+    GPU, float32 on a CPU): the MFU denominator."""
+    n = 256 if smoke else 8192 if device.type == "cuda" else 2048
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     seconds = timed(lambda: a @ b, 2 if smoke else 50, 1 if smoke else 10, device)
     return 2 * n ** 3 / seconds
 
@@ -300,8 +303,9 @@ def main(argv=None) -> int:
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     peak = None if args.inference_only else matmul_peak(device, args.smoke)  # MFU's denominator
     print(f"device: {name}, {torch.get_num_threads()} CPU threads; torch {torch.__version__}"
-          + ("" if peak is None else f"; measured bf16 matmul peak {peak / 1e12:.1f} TFLOP/s"))
-    result = {"device": name, "torch": torch.__version__, "bf16_matmul_flops": peak, "rows": [], "skipped": []}
+          + ("" if peak is None else f"; measured {PRECISION[device.type]} matmul peak {peak / 1e12:.2f} TFLOP/s"))
+    result = {"device": name, "torch": torch.__version__, "precision": PRECISION[device.type],
+              "matmul_flops": peak, "rows": [], "skipped": []}
     models = measured_models(args)
     for index, model in enumerate(models):
         if args.budget is not None and time.perf_counter() - started > args.budget:

@@ -56,7 +56,7 @@ def test_inference_only_measures_eager_folded_and_nothing_of_training(tmp_path, 
     (row,) = result["rows"]
     assert set(row["infer_eager"]) == {"netdsl", "netdsl_folded", "torchvision"}
     assert not any(key.startswith("train") or key.startswith("mfu") for key in row)
-    assert result["bf16_matmul_flops"] is None
+    assert result["matmul_flops"] is None and result["precision"] == "fp32"
     printed = capsys.readouterr().out
     assert "infer_folded images/s" in printed and "MFU" not in printed
 
