@@ -71,7 +71,7 @@ def test_contenders_are_timed_in_alternating_rounds():
     assert set(seconds) == {"a", "b"} and all(s >= 0 for s in seconds.values())
 
 
-def test_a_training_step_counts_its_own_state_and_batch(tmp_path):
+def test_a_training_step_counts_its_own_state_and_batch():
     torch = gpu.torch
     model = torch.nn.Linear(3, 2)
     x, y = torch.randn(4, 3), torch.tensor([0, 1, 0, 1])

@@ -7,7 +7,9 @@ torch in eval and train mode.  Nothing may raise anything but a netdsl error,
 hang, or disagree with torch.  A failure prints each failure class with a
 shrunk input; reproduce with ``python bench/fuzz.py --seed SEED --cases N``.
 """
+import netdsl
 from bench.fuzzlib import campaign, report
+from bench.fuzzlib.check import MAX_TORCH_FLOPS, torch_sized
 from bench.fuzzlib.genprog import generate
 
 SEED = 8
@@ -29,8 +31,6 @@ def test_fuzz_finds_no_crash_hang_or_mismatch():
 def test_flop_heavy_work_without_macs_stays_out_of_the_torch_stage():
     # seed 61 case 989: lrn over a 1,000,000-channel window is legal, has no MACs,
     # and takes torch over 10 s; the harness read it as a hang
-    from bench.fuzzlib.check import MAX_TORCH_FLOPS, torch_sized
-    import netdsl
     heavy = netdsl.parse("network net {\n input x: [3, 10, 20]\n lrn(1_000_000, beta=0.736) relu6\n}\n")
     assert heavy.macs == 0 and heavy.flops > MAX_TORCH_FLOPS and not torch_sized(heavy)
     assert torch_sized(netdsl.parse("network net {\n input x: [3, 10, 20]\n lrn(5) relu6\n}\n"))
